@@ -1,0 +1,1 @@
+"""Adapters: HTTP, storage, crypto, the CLI, and the composition root that wires them."""

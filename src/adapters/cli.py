@@ -1,0 +1,136 @@
+"""The ``embed-oauth`` command."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from granian import Granian
+from granian.constants import Interfaces
+
+from adapters.bootstrap import create_organisation, open_backend
+from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
+from adapters.sql import schema
+from adapters.sql.engine import create_engine, is_sqlite
+from domain.errors import DomainError
+
+log = logging.getLogger("embed_oauth.cli")
+
+
+class CommandError(Exception):
+    """Ends the command with this message and exit status 1."""
+
+
+async def prepare_schema(settings: Settings) -> None:
+    """SQLite is migrated on start; any other database must already be at the latest schema,
+    so that several instances never race to migrate a shared database."""
+    if settings.database_url == MEMORY_DATABASE_URL:
+        return
+    engine = create_engine(settings.database_url)
+    try:
+        if is_sqlite(settings.database_url):
+            await schema.upgrade(engine)
+            return
+        current, head = await schema.current_revision(engine), schema.head_revision()
+        if current != head:
+            raise CommandError(
+                f"The database schema is at revision {current or 'none'}, this version needs "
+                f"{head}. Run `embed-oauth db upgrade` first."
+            )
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_database(settings: Settings) -> None:
+    if settings.database_url == MEMORY_DATABASE_URL:
+        raise CommandError("The in-memory backend has no schema to upgrade.")
+    engine = create_engine(settings.database_url)
+    try:
+        await schema.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
+    if settings.database_url == MEMORY_DATABASE_URL:
+        raise CommandError("An organisation in the in-memory backend would vanish at once.")
+    await prepare_schema(settings)
+    backend = open_backend(settings.database_url)
+    try:
+        created = await create_organisation(backend.storage)(name)
+    finally:
+        await backend.close()
+    return {"organisationId": created.organisation.id, "apiKey": created.api_key}
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    asyncio.run(prepare_schema(settings))
+    log.info("serving on http://%s:%d with %d worker(s)", host, port, workers)
+    Granian(
+        "adapters.asgi:app_from_environment",
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+    ).serve()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embed-oauth",
+        description=(
+            "Connect your product's end users to their third-party accounts over OAuth 2.0. "
+            "Configured by EMBED_OAUTH_* environment variables (docs/configuration.md)."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("serve", help="serve the HTTP API (applies SQLite migrations first)")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    orgs = commands.add_parser("organisations", help="manage organisations")
+    org_commands = orgs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = org_commands.add_parser(
+        "create",
+        help='create an organisation; prints {"organisationId": ..., "apiKey": ...} on one line',
+    )
+    create.add_argument("--name", required=True, help="the organisation's name")
+
+    db = commands.add_parser("db", help="manage the database schema")
+    db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply every pending migration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.command == "serve":
+            if not 0 < args.port < 65536 or args.workers < 1:
+                raise CommandError("--port must be 1-65535 and --workers at least 1")
+            serve(settings, args.host, args.port, args.workers)
+        elif args.command == "organisations":
+            print(json.dumps(asyncio.run(new_organisation(settings, args.name))))
+        elif args.command == "db":
+            asyncio.run(upgrade_database(settings))
+            print("The database schema is up to date.")
+    except (CommandError, SettingsError) as exc:
+        print(f"embed-oauth: {exc}", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        detail = "; ".join(f"{f.field} {f.message}" for f in exc.fields)
+        print(f"embed-oauth: {exc.message} {detail}".strip(), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

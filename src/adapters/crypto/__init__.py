@@ -1,0 +1,1 @@
+"""Cryptography adapters: keys, secrets at rest, sealed states."""

@@ -1,0 +1,102 @@
+"""A ``state`` the server can read back without storing it, and that nobody else can forge.
+
+Layout before base64url: version (1 byte) | key id length (1) | key id | state id (16) |
+AES-256-GCM(payload) with the header as associated data. The payload is the expiry (uint32
+seconds), the organisation, hub, connector and credential ids (16-byte UUIDs), the 16-byte
+client/redirect binding, and the scopes joined by spaces.
+
+Each state is encrypted under its own key, HMAC(seal key, state id): the 128-bit random id
+then never repeats under a key, which lifts GCM's limit on random nonces per key. The PKCE
+verifier is HMAC(verifier key, state id), so it never leaves the server and needs no storage.
+"""
+
+import base64
+import hashlib
+import hmac
+import struct
+import uuid
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from adapters.crypto.keyring import Keyring
+from application.ports import OpenedState, SealedState
+from domain.state import BINDING_BYTES, STATE_ID_BYTES, StateClaims
+
+_VERSION = 1
+_ZERO_NONCE = bytes(12)
+_FIXED = struct.Struct(">I16s16s16s16s16s")
+MAX_STATE_LENGTH = 2048
+
+
+def _subkey(master: bytes, purpose: bytes) -> bytes:
+    return hmac.new(master, b"embed-oauth/" + purpose, hashlib.sha256).digest()
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class AesGcmStateSealer:
+    def __init__(self, keyring: Keyring) -> None:
+        self._active_id = keyring.active_id
+        self._seal_keys = {k: _subkey(v, b"state-seal/v1") for k, v in keyring.keys.items()}
+        self._verifier_keys = {k: _subkey(v, b"pkce-verifier/v1") for k, v in keyring.keys.items()}
+
+    def _aead(self, key_id: str, state_id: bytes) -> AESGCM:
+        return AESGCM(hmac.new(self._seal_keys[key_id], state_id, hashlib.sha256).digest())
+
+    def _verifier(self, key_id: str, state_id: bytes) -> str:
+        return _b64encode(hmac.new(self._verifier_keys[key_id], state_id, hashlib.sha256).digest())
+
+    def seal(self, claims: StateClaims) -> SealedState:
+        key_id = self._active_id.encode("ascii")
+        header = bytes((_VERSION, len(key_id))) + key_id + claims.state_id
+        payload = _FIXED.pack(
+            int(claims.expires_at.timestamp()),
+            uuid.UUID(claims.organisation_id).bytes,
+            uuid.UUID(claims.hub_id).bytes,
+            uuid.UUID(claims.connector_id).bytes,
+            uuid.UUID(claims.credential_id).bytes,
+            claims.binding,
+        ) + " ".join(claims.scopes).encode("ascii")
+        sealed = self._aead(self._active_id, claims.state_id).encrypt(_ZERO_NONCE, payload, header)
+        return SealedState(
+            value=_b64encode(header + sealed),
+            pkce_verifier=self._verifier(self._active_id, claims.state_id),
+        )
+
+    def open(self, state: str) -> OpenedState | None:
+        if not state or len(state) > MAX_STATE_LENGTH or not state.isascii():
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(state + "=" * (-len(state) % 4))
+        except ValueError:
+            return None
+        if len(raw) < 2 or raw[0] != _VERSION:
+            return None
+        header_end = 2 + raw[1] + STATE_ID_BYTES
+        key_id = raw[2 : 2 + raw[1]].decode("ascii", "replace")
+        if key_id not in self._seal_keys or len(raw) < header_end + _FIXED.size:
+            return None
+        state_id = raw[header_end - STATE_ID_BYTES : header_end]
+        try:
+            payload = self._aead(key_id, state_id).decrypt(
+                _ZERO_NONCE, raw[header_end:], raw[:header_end]
+            )
+        except InvalidTag:
+            return None
+        expiry, org, hub, connector, credential, binding = _FIXED.unpack_from(payload)
+        scopes = payload[_FIXED.size :].decode("ascii")
+        claims = StateClaims(
+            state_id=state_id,
+            organisation_id=str(uuid.UUID(bytes=org)),
+            hub_id=str(uuid.UUID(bytes=hub)),
+            connector_id=str(uuid.UUID(bytes=connector)),
+            credential_id=str(uuid.UUID(bytes=credential)),
+            binding=binding[:BINDING_BYTES],
+            scopes=tuple(scopes.split(" ")) if scopes else (),
+            expires_at=datetime.fromtimestamp(expiry, UTC),
+        )
+        return OpenedState(claims=claims, pkce_verifier=self._verifier(key_id, state_id))

@@ -1,0 +1,50 @@
+"""AES-256-GCM for secrets at rest.
+
+Envelope: ``v1.<key id>.<base64url(nonce | ciphertext | tag)>``.
+"""
+
+import base64
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from adapters.crypto.keyring import Keyring
+
+_VERSION = "v1"
+_NONCE_BYTES = 12
+
+
+class UndecryptableSecret(Exception):
+    """The envelope is malformed, its key is unknown, or it was altered or moved."""
+
+
+class AesGcmSecretCipher:
+    """A random 96-bit nonce per secret is safe here: secrets are written rarely, far below
+    the 2**32 encryptions per key that random nonces allow."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self._aead = {key_id: AESGCM(key) for key_id, key in keyring.keys.items()}
+
+    def encrypt(self, plaintext: str, *, context: str) -> str:
+        key_id = self._keyring.active_id
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = self._aead[key_id].encrypt(nonce, plaintext.encode(), context.encode())
+        body = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
+        return f"{_VERSION}.{key_id}.{body}"
+
+    def decrypt(self, sealed: str, *, context: str) -> str:
+        version, _, rest = sealed.partition(".")
+        key_id, _, body = rest.partition(".")
+        aead = self._aead.get(key_id)
+        if version != _VERSION or aead is None:
+            raise UndecryptableSecret("unknown envelope version or key id")
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode()
+        except (InvalidTag, ValueError) as exc:
+            raise UndecryptableSecret("the secret does not decrypt") from exc
+
+    def key_id_of(self, sealed: str) -> str:
+        return sealed.split(".", 2)[1]

@@ -1,0 +1,118 @@
+"""Request and response bodies. Inputs refuse unknown fields; limits are part of the schema."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Id = Annotated[str, Meta(max_length=64)]
+Name = Annotated[str, Meta(max_length=200)]
+Url = Annotated[str, Meta(max_length=2048)]
+ClientId = Annotated[str, Meta(max_length=512)]
+
+
+class Input(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    pass
+
+
+class Output(msgspec.Struct, rename="camel"):
+    pass
+
+
+class ErrorField(msgspec.Struct):
+    field: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error: a stable ``code``, a sentence, and the offending fields when known."""
+
+    code: str
+    message: str
+    fields: list[ErrorField] | None = None
+
+
+class CredentialRef(Input):
+    id: Id
+    organisation_id: Id
+
+
+class InitialiseOAuth2ConnectionRequest(Input):
+    authorize_url: Url
+    client_id: ClientId
+    credential: CredentialRef
+    additional_params: Annotated[str, Meta(max_length=8192)] | None = None
+    disable_offline_access: bool | None = None
+    prompt: Annotated[str, Meta(max_length=256)] | None = None
+    scopes: Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=100)] | None = (
+        None
+    )
+
+
+class InitialiseOAuth2ConnectionResponse(Output):
+    url: str
+
+
+class CredentialCreate(Input):
+    name: Name
+    client_id: ClientId
+    client_secret: Annotated[str, Meta(max_length=4096)]
+
+
+class CredentialRead(Output):
+    id: str
+    organisation_id: str
+    name: str
+    client_id: str
+    created_at: datetime
+
+
+class CredentialList(Output):
+    items: list[CredentialRead]
+
+
+class HubCreate(Input):
+    name: Name
+    allowed_origins: (
+        Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=50)] | None
+    ) = None
+
+
+class HubRead(Output):
+    id: str
+    organisation_id: str
+    name: str
+    allowed_origins: list[str]
+    created_at: datetime
+
+
+class HubList(Output):
+    items: list[HubRead]
+
+
+class ConnectorCreate(Input):
+    name: Name
+    token_url: Url
+    scope_separator: Literal[" ", ","] | None = None
+    pkce: bool | None = None
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+
+
+class ConnectorRead(Output):
+    id: str
+    hub_id: str
+    name: str
+    token_url: str
+    scope_separator: str
+    pkce: bool
+    token_auth_method: str
+    created_at: datetime
+
+
+class ConnectorList(Output):
+    items: list[ConnectorRead]
+
+
+class Health(msgspec.Struct):
+    status: str

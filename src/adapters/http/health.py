@@ -1,0 +1,20 @@
+"""Liveness and readiness, without an API key."""
+
+from litestar import Response, get
+
+from adapters.http.dto import Health
+from adapters.http.services import Services
+
+
+@get("/health/live", tags=["health"], security=[], summary="The process is up")
+async def live() -> Health:
+    return Health(status="ok")
+
+
+@get("/health/ready", tags=["health"], security=[], summary="The database answers")
+async def ready(services: Services) -> Response[Health]:
+    try:
+        await services.health.ping()
+    except Exception:  # any storage failure means "not ready", never a 500
+        return Response(Health(status="unavailable"), status_code=503, headers={"Retry-After": "5"})
+    return Response(Health(status="ok"))

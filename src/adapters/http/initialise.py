@@ -1,0 +1,45 @@
+"""``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``."""
+
+from litestar import post
+
+from adapters.http.auth import require_json
+from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
+from adapters.http.openapi import errors
+from adapters.http.services import Services
+from application.initialise import InitialiseCommand
+
+
+@post(
+    "/embed/{hub_id:str}/connector/{connector_id:str}/oauth2/initialise",
+    status_code=200,
+    guards=[require_json],
+    responses=errors(403, 404, 409, 413, 415),
+    tags=["connect"],
+    summary="Initialise an OAuth 2.0 connection",
+)
+async def initialise_oauth2_connection(
+    hub_id: str,
+    connector_id: str,
+    data: InitialiseOAuth2ConnectionRequest,
+    services: Services,
+    organisation_id: str,
+) -> InitialiseOAuth2ConnectionResponse:
+    """Returns the provider's authorize URL to send the end user to. The service adds
+    `response_type`, `client_id`, `redirect_uri`, `state`, `scope`, `prompt` and, with PKCE,
+    `code_challenge` and `code_challenge_method`; empty strings count as absent."""
+    url = await services.initialise(
+        InitialiseCommand(
+            organisation_id=organisation_id,
+            hub_id=hub_id,
+            connector_id=connector_id,
+            authorize_url=data.authorize_url,
+            client_id=data.client_id,
+            credential_id=data.credential.id,
+            credential_organisation_id=data.credential.organisation_id,
+            scopes=data.scopes or (),
+            prompt=data.prompt or None,
+            additional_params=data.additional_params or None,
+            disable_offline_access=bool(data.disable_offline_access),
+        )
+    )
+    return InitialiseOAuth2ConnectionResponse(url=url)

@@ -1,0 +1,161 @@
+"""Management API: credentials, hubs and connectors of the caller's organisation."""
+
+from litestar import Controller, delete, get, post
+
+from adapters.http.auth import require_json
+from adapters.http.dto import (
+    ConnectorCreate,
+    ConnectorList,
+    ConnectorRead,
+    CredentialCreate,
+    CredentialList,
+    CredentialRead,
+    HubCreate,
+    HubList,
+    HubRead,
+)
+from adapters.http.openapi import errors
+from adapters.http.services import Services
+from application.connectors import NewConnector
+from application.credentials import NewCredential
+from application.hubs import NewHub
+from domain.model import Connector, Credential, Hub, TokenAuthMethod
+from domain.scopes import ScopeSeparator
+
+
+def _credential(c: Credential) -> CredentialRead:
+    return CredentialRead(
+        id=c.id,
+        organisation_id=c.organisation_id,
+        name=c.name,
+        client_id=c.client_id,
+        created_at=c.created_at,
+    )
+
+
+def _hub(h: Hub) -> HubRead:
+    return HubRead(
+        id=h.id,
+        organisation_id=h.organisation_id,
+        name=h.name,
+        allowed_origins=list(h.allowed_origins),
+        created_at=h.created_at,
+    )
+
+
+def _connector(c: Connector) -> ConnectorRead:
+    return ConnectorRead(
+        id=c.id,
+        hub_id=c.hub_id,
+        name=c.name,
+        token_url=c.token_url,
+        scope_separator=c.scope_separator.value,
+        pkce=c.pkce,
+        token_auth_method=c.token_auth_method.value,
+        created_at=c.created_at,
+    )
+
+
+class CredentialController(Controller):
+    path = "/credentials"
+    tags = ("credentials",)
+
+    @post(
+        guards=[require_json],
+        responses=errors(413, 415),
+        summary="Store an OAuth client credential",
+    )
+    async def create(
+        self, data: CredentialCreate, services: Services, organisation_id: str
+    ) -> CredentialRead:
+        """The client secret is encrypted at rest and never returned."""
+        credential = await services.credentials.create(
+            organisation_id,
+            NewCredential(
+                name=data.name, client_id=data.client_id, client_secret=data.client_secret
+            ),
+        )
+        return _credential(credential)
+
+    @get(responses=errors(), summary="List credentials")
+    async def list_all(self, services: Services, organisation_id: str) -> CredentialList:
+        return CredentialList(
+            items=[_credential(c) for c in await services.credentials.list(organisation_id)]
+        )
+
+    @get("/{credential_id:str}", responses=errors(404), summary="Get a credential")
+    async def get_one(
+        self, credential_id: str, services: Services, organisation_id: str
+    ) -> CredentialRead:
+        return _credential(await services.credentials.get(organisation_id, credential_id))
+
+    @delete("/{credential_id:str}", responses=errors(404), summary="Delete a credential")
+    async def remove(self, credential_id: str, services: Services, organisation_id: str) -> None:
+        await services.credentials.delete(organisation_id, credential_id)
+
+
+class HubController(Controller):
+    path = "/hubs"
+    tags = ("hubs",)
+
+    @post(guards=[require_json], responses=errors(413, 415), summary="Create a hub")
+    async def create(self, data: HubCreate, services: Services, organisation_id: str) -> HubRead:
+        hub = await services.hubs.create(
+            organisation_id, NewHub(name=data.name, allowed_origins=data.allowed_origins or [])
+        )
+        return _hub(hub)
+
+    @get(responses=errors(), summary="List hubs")
+    async def list_all(self, services: Services, organisation_id: str) -> HubList:
+        return HubList(items=[_hub(h) for h in await services.hubs.list(organisation_id)])
+
+    @get("/{hub_id:str}", responses=errors(404), summary="Get a hub")
+    async def get_one(self, hub_id: str, services: Services, organisation_id: str) -> HubRead:
+        return _hub(await services.hubs.get(organisation_id, hub_id))
+
+    @delete("/{hub_id:str}", responses=errors(404), summary="Delete a hub and its connectors")
+    async def remove(self, hub_id: str, services: Services, organisation_id: str) -> None:
+        await services.hubs.delete(organisation_id, hub_id)
+
+
+class ConnectorController(Controller):
+    path = "/hubs/{hub_id:str}/connectors"
+    tags = ("connectors",)
+
+    @post(
+        guards=[require_json], responses=errors(404, 413, 415), summary="Add a connector to a hub"
+    )
+    async def create(
+        self, hub_id: str, data: ConnectorCreate, services: Services, organisation_id: str
+    ) -> ConnectorRead:
+        connector = await services.connectors.create(
+            organisation_id,
+            hub_id,
+            NewConnector(
+                name=data.name,
+                token_url=data.token_url,
+                scope_separator=ScopeSeparator(data.scope_separator or " "),
+                pkce=True if data.pkce is None else data.pkce,
+                token_auth_method=TokenAuthMethod(data.token_auth_method or "client_secret_basic"),
+            ),
+        )
+        return _connector(connector)
+
+    @get(responses=errors(404), summary="List a hub's connectors")
+    async def list_all(
+        self, hub_id: str, services: Services, organisation_id: str
+    ) -> ConnectorList:
+        connectors = await services.connectors.list(organisation_id, hub_id)
+        return ConnectorList(items=[_connector(c) for c in connectors])
+
+    @get("/{connector_id:str}", responses=errors(404), summary="Get a connector")
+    async def get_one(
+        self, hub_id: str, connector_id: str, services: Services, organisation_id: str
+    ) -> ConnectorRead:
+        return _connector(await services.connectors.get(organisation_id, hub_id, connector_id))
+
+    @delete("/{connector_id:str}", responses=errors(404), summary="Delete a connector")
+    async def remove(
+        self, hub_id: str, connector_id: str, services: Services, organisation_id: str
+    ) -> None:
+        await services.connectors.delete(organisation_id, hub_id, connector_id)

@@ -1,0 +1,70 @@
+"""Configuration from ``EMBED_OAUTH_*`` environment variables (see docs/configuration.md)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_DEVELOPMENT_KEY_FILE = Path("var/development-encryption-keys")
+MEMORY_DATABASE_URL = "memory://"
+CALLBACK_PATH = "/oauth2/callback"
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = DEFAULT_PUBLIC_URL
+    encryption_keys: str | None = None
+    development_key_file: Path = DEFAULT_DEVELOPMENT_KEY_FILE
+    state_lifetime: timedelta = timedelta(minutes=10)
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url + CALLBACK_PATH
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        public_url = (get("EMBED_OAUTH_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+        parts = urlsplit(public_url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(
+                "EMBED_OAUTH_PUBLIC_URL must be an absolute http(s) URL without query or fragment"
+            )
+        return cls(
+            database_url=get("EMBED_OAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            public_url=public_url,
+            encryption_keys=get("EMBED_OAUTH_ENCRYPTION_KEYS"),
+            development_key_file=Path(
+                get("EMBED_OAUTH_DEVELOPMENT_KEY_FILE") or DEFAULT_DEVELOPMENT_KEY_FILE
+            ),
+            state_lifetime=timedelta(
+                seconds=_positive_int(env, "EMBED_OAUTH_STATE_LIFETIME_SECONDS", 600, 86_400)
+            ),
+            max_body_bytes=_positive_int(env, "EMBED_OAUTH_MAX_BODY_BYTES", 64 * 1024, 10**7),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= maximum:
+        raise SettingsError(f"{name} must be a whole number from 1 to {maximum}")
+    return int(raw)

@@ -1,0 +1,1 @@
+"""SQL storage through SQLAlchemy Core (async): SQLite by default, PostgreSQL to scale out."""

@@ -1,0 +1,264 @@
+"""SQL implementations of the storage ports, one short transaction per call.
+
+Database errors that mean something to a use case (a duplicate key) are translated here, so
+use cases never see SQLAlchemy.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql import tables as t
+from application.ports import Storage
+from domain.model import ApiKey, Connector, Credential, Hub, Organisation, TokenAuthMethod
+from domain.scopes import ScopeSeparator
+
+
+class _SqlRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(table.insert().values(**values))
+
+    async def _one(self, query: sa.Select[Any]) -> sa.Row[Any] | None:
+        async with self._engine.connect() as conn:
+            row: sa.Row[Any] | None = (await conn.execute(query)).first()
+            return row
+
+    async def _all(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(query))
+
+    async def _delete(self, statement: sa.Delete) -> bool:
+        async with self._engine.begin() as conn:
+            return (await conn.execute(statement)).rowcount > 0
+
+
+class SqlOrganisationRepository(_SqlRepository):
+    async def add(self, organisation: Organisation) -> None:
+        await self._insert(
+            t.organisations,
+            {
+                "id": organisation.id,
+                "name": organisation.name,
+                "created_at": organisation.created_at,
+            },
+        )
+
+    async def get(self, organisation_id: str) -> Organisation | None:
+        row = await self._one(
+            sa.select(t.organisations).where(t.organisations.c.id == organisation_id)
+        )
+        return Organisation(id=row.id, name=row.name, created_at=row.created_at) if row else None
+
+
+class SqlApiKeyRepository(_SqlRepository):
+    async def add(self, api_key: ApiKey) -> None:
+        await self._insert(
+            t.api_keys,
+            {
+                "id": api_key.id,
+                "organisation_id": api_key.organisation_id,
+                "key_hash": api_key.key_hash,
+                "created_at": api_key.created_at,
+            },
+        )
+
+    async def organisation_for(self, key_hash: bytes) -> str | None:
+        row = await self._one(
+            sa.select(t.api_keys.c.organisation_id).where(t.api_keys.c.key_hash == key_hash)
+        )
+        return str(row.organisation_id) if row else None
+
+
+def _credential(row: sa.Row[Any]) -> Credential:
+    return Credential(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        name=row.name,
+        client_id=row.client_id,
+        sealed_secret=row.sealed_secret,
+        created_at=row.created_at,
+    )
+
+
+class SqlCredentialRepository(_SqlRepository):
+    async def add(self, credential: Credential) -> None:
+        await self._insert(
+            t.credentials,
+            {
+                "id": credential.id,
+                "organisation_id": credential.organisation_id,
+                "name": credential.name,
+                "client_id": credential.client_id,
+                "sealed_secret": credential.sealed_secret,
+                "created_at": credential.created_at,
+            },
+        )
+
+    async def get(self, organisation_id: str, credential_id: str) -> Credential | None:
+        c = t.credentials.c
+        row = await self._one(
+            sa.select(t.credentials).where(
+                c.id == credential_id, c.organisation_id == organisation_id
+            )
+        )
+        return _credential(row) if row else None
+
+    async def list(self, organisation_id: str) -> list[Credential]:
+        c = t.credentials.c
+        rows = await self._all(
+            sa.select(t.credentials)
+            .where(c.organisation_id == organisation_id)
+            .order_by(c.created_at, c.id)
+        )
+        return [_credential(row) for row in rows]
+
+    async def delete(self, organisation_id: str, credential_id: str) -> bool:
+        c = t.credentials.c
+        return await self._delete(
+            t.credentials.delete().where(
+                c.id == credential_id, c.organisation_id == organisation_id
+            )
+        )
+
+
+def _hub(row: sa.Row[Any]) -> Hub:
+    return Hub(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        name=row.name,
+        allowed_origins=tuple(row.allowed_origins),
+        created_at=row.created_at,
+    )
+
+
+class SqlHubRepository(_SqlRepository):
+    async def add(self, hub: Hub) -> None:
+        await self._insert(
+            t.hubs,
+            {
+                "id": hub.id,
+                "organisation_id": hub.organisation_id,
+                "name": hub.name,
+                "allowed_origins": list(hub.allowed_origins),
+                "created_at": hub.created_at,
+            },
+        )
+
+    async def get(self, organisation_id: str, hub_id: str) -> Hub | None:
+        c = t.hubs.c
+        row = await self._one(
+            sa.select(t.hubs).where(c.id == hub_id, c.organisation_id == organisation_id)
+        )
+        return _hub(row) if row else None
+
+    async def list(self, organisation_id: str) -> list[Hub]:
+        c = t.hubs.c
+        rows = await self._all(
+            sa.select(t.hubs)
+            .where(c.organisation_id == organisation_id)
+            .order_by(c.created_at, c.id)
+        )
+        return [_hub(row) for row in rows]
+
+    async def delete(self, organisation_id: str, hub_id: str) -> bool:
+        """Connectors go with the hub through the foreign key's ON DELETE CASCADE."""
+        c = t.hubs.c
+        return await self._delete(
+            t.hubs.delete().where(c.id == hub_id, c.organisation_id == organisation_id)
+        )
+
+
+def _connector(row: sa.Row[Any]) -> Connector:
+    return Connector(
+        id=row.id,
+        hub_id=row.hub_id,
+        name=row.name,
+        token_url=row.token_url,
+        scope_separator=ScopeSeparator(row.scope_separator),
+        pkce=row.pkce,
+        token_auth_method=TokenAuthMethod(row.token_auth_method),
+        created_at=row.created_at,
+    )
+
+
+class SqlConnectorRepository(_SqlRepository):
+    async def add(self, connector: Connector) -> None:
+        await self._insert(
+            t.connectors,
+            {
+                "id": connector.id,
+                "hub_id": connector.hub_id,
+                "name": connector.name,
+                "token_url": connector.token_url,
+                "scope_separator": connector.scope_separator.value,
+                "pkce": connector.pkce,
+                "token_auth_method": connector.token_auth_method.value,
+                "created_at": connector.created_at,
+            },
+        )
+
+    async def get(self, hub_id: str, connector_id: str) -> Connector | None:
+        c = t.connectors.c
+        row = await self._one(
+            sa.select(t.connectors).where(c.id == connector_id, c.hub_id == hub_id)
+        )
+        return _connector(row) if row else None
+
+    async def list(self, hub_id: str) -> list[Connector]:
+        c = t.connectors.c
+        rows = await self._all(
+            sa.select(t.connectors).where(c.hub_id == hub_id).order_by(c.created_at, c.id)
+        )
+        return [_connector(row) for row in rows]
+
+    async def delete(self, hub_id: str, connector_id: str) -> bool:
+        c = t.connectors.c
+        return await self._delete(
+            t.connectors.delete().where(c.id == connector_id, c.hub_id == hub_id)
+        )
+
+
+class SqlUsedStateRepository(_SqlRepository):
+    async def mark_used(self, state_id: bytes, expires_at: datetime) -> bool:
+        """The primary key makes the second of two racing inserts fail: that is the atomicity."""
+        try:
+            await self._insert(t.used_states, {"state_id": state_id, "expires_at": expires_at})
+        except IntegrityError:
+            return False
+        return True
+
+    async def is_used(self, state_id: bytes) -> bool:
+        c = t.used_states.c
+        return await self._one(sa.select(c.state_id).where(c.state_id == state_id)) is not None
+
+    async def delete_expired(self, now: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                t.used_states.delete().where(t.used_states.c.expires_at <= now)
+            )
+            return result.rowcount
+
+
+class SqlHealthCheck(_SqlRepository):
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+
+def sql_storage(engine: AsyncEngine) -> Storage:
+    return Storage(
+        organisations=SqlOrganisationRepository(engine),
+        api_keys=SqlApiKeyRepository(engine),
+        credentials=SqlCredentialRepository(engine),
+        hubs=SqlHubRepository(engine),
+        connectors=SqlConnectorRepository(engine),
+        used_states=SqlUsedStateRepository(engine),
+        health=SqlHealthCheck(engine),
+    )

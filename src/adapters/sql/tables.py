@@ -1,0 +1,115 @@
+"""The schema, as SQLAlchemy Core tables. Migrations create it; this module only describes it."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite returns naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = sa.String(36)
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("key_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("client_id", sa.String(512), nullable=False),
+    sa.Column("sealed_secret", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+hubs = sa.Table(
+    "hubs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("allowed_origins", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+connectors = sa.Table(
+    "connectors",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "hub_id", ID, sa.ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_url", sa.String(2048), nullable=False),
+    sa.Column("scope_separator", sa.String(1), nullable=False),
+    sa.Column("pkce", sa.Boolean(), nullable=False),
+    sa.Column("token_auth_method", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+used_states = sa.Table(
+    "used_states",
+    metadata,
+    sa.Column("state_id", sa.LargeBinary(16), primary_key=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+)

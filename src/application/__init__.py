@@ -1,0 +1,1 @@
+"""Use cases of embed-oauth and the ports they need; no framework imports."""

@@ -1,0 +1,65 @@
+"""Organisations and their API keys: the tenants of the service."""
+
+from dataclasses import dataclass
+
+from application.errors import Unauthenticated
+from application.identity import new_id
+from application.ports import ApiKeyRepository, Clock, OrganisationRepository, RandomSource
+from application.validation import check_name
+from domain.api_keys import KEY_BYTES, format_api_key, hash_api_key
+from domain.errors import FieldErrors
+from domain.model import ApiKey, Organisation
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOrganisation:
+    organisation: Organisation
+    api_key: str  # shown once; only its hash is stored
+
+
+class CreateOrganisation:
+    """Create an organisation with its first API key."""
+
+    def __init__(
+        self,
+        organisations: OrganisationRepository,
+        api_keys: ApiKeyRepository,
+        clock: Clock,
+        random: RandomSource,
+    ) -> None:
+        self._organisations = organisations
+        self._api_keys = api_keys
+        self._clock = clock
+        self._random = random
+
+    async def __call__(self, name: str) -> CreatedOrganisation:
+        errors = FieldErrors()
+        check_name(errors, name)
+        errors.raise_if_any()
+        organisation_id, now = new_id(self._clock, self._random)
+        organisation = Organisation(id=organisation_id, name=name, created_at=now)
+        key = format_api_key(self._random.token_bytes(KEY_BYTES))
+        key_id, _ = new_id(self._clock, self._random)
+        await self._organisations.add(organisation)
+        await self._api_keys.add(
+            ApiKey(
+                id=key_id,
+                organisation_id=organisation_id,
+                key_hash=hash_api_key(key),
+                created_at=now,
+            )
+        )
+        return CreatedOrganisation(organisation=organisation, api_key=key)
+
+
+class AuthenticateApiKey:
+    """Resolve a presented API key to the organisation that owns it."""
+
+    def __init__(self, api_keys: ApiKeyRepository) -> None:
+        self._api_keys = api_keys
+
+    async def __call__(self, presented: str) -> str:
+        organisation_id = await self._api_keys.organisation_for(hash_api_key(presented))
+        if organisation_id is None:
+            raise Unauthenticated("The API key is not valid.")
+        return organisation_id

@@ -1,0 +1,138 @@
+"""Ports: what the use cases need from the outside world, one small role each."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.model import ApiKey, Connector, Credential, Hub, Organisation
+from domain.state import StateClaims
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class RandomSource(Protocol):
+    def token_bytes(self, size: int) -> bytes:
+        """``size`` bytes from a cryptographically secure generator."""
+        ...
+
+
+class SecretCipher(Protocol):
+    """Authenticated encryption of secrets at rest. ``context`` binds a ciphertext to the row
+    it belongs to, so a ciphertext copied onto another row does not decrypt."""
+
+    def encrypt(self, plaintext: str, *, context: str) -> str: ...
+
+    def decrypt(self, sealed: str, *, context: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SealedState:
+    """A ``state`` value and its PKCE verifier, which is secret and never leaves the server."""
+
+    value: str
+    pkce_verifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedState:
+    claims: StateClaims
+    pkce_verifier: str
+
+
+class StateSealer(Protocol):
+    """Turns state claims into an opaque, URL-safe, authenticated ``state`` value and back."""
+
+    def seal(self, claims: StateClaims) -> SealedState: ...
+
+    def open(self, state: str) -> OpenedState | None:
+        """The claims, or ``None`` when the value was not issued by this service."""
+        ...
+
+
+class OrganisationRepository(Protocol):
+    async def add(self, organisation: Organisation) -> None: ...
+
+    async def get(self, organisation_id: str) -> Organisation | None: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, api_key: ApiKey) -> None: ...
+
+    async def organisation_for(self, key_hash: bytes) -> str | None:
+        """The organisation owning the key with this hash, if any."""
+        ...
+
+
+class CredentialRepository(Protocol):
+    async def add(self, credential: Credential) -> None: ...
+
+    async def get(self, organisation_id: str, credential_id: str) -> Credential | None: ...
+
+    async def list(self, organisation_id: str) -> list[Credential]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, organisation_id: str, credential_id: str) -> bool: ...
+
+
+class HubRepository(Protocol):
+    async def add(self, hub: Hub) -> None: ...
+
+    async def get(self, organisation_id: str, hub_id: str) -> Hub | None: ...
+
+    async def list(self, organisation_id: str) -> list[Hub]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, organisation_id: str, hub_id: str) -> bool:
+        """Deletes the hub and its connectors together."""
+        ...
+
+
+class ConnectorRepository(Protocol):
+    async def add(self, connector: Connector) -> None: ...
+
+    async def get(self, hub_id: str, connector_id: str) -> Connector | None: ...
+
+    async def list(self, hub_id: str) -> list[Connector]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, hub_id: str, connector_id: str) -> bool: ...
+
+
+class UsedStateRepository(Protocol):
+    """Remembers which states have been used, until they expire: the single-use guarantee."""
+
+    async def mark_used(self, state_id: bytes, expires_at: datetime) -> bool:
+        """Record the use atomically; ``False`` when the state was already used."""
+        ...
+
+    async def is_used(self, state_id: bytes) -> bool: ...
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Forget states past their expiry (they are refused as expired anyway)."""
+        ...
+
+
+class HealthCheck(Protocol):
+    async def ping(self) -> None:
+        """Raise when the storage cannot answer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """One storage backend: swapped as a whole, by configuration."""
+
+    organisations: OrganisationRepository
+    api_keys: ApiKeyRepository
+    credentials: CredentialRepository
+    hubs: HubRepository
+    connectors: ConnectorRepository
+    used_states: UsedStateRepository
+    health: HealthCheck

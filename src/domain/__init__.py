@@ -1,0 +1,1 @@
+"""Business rules of embed-oauth: plain, synchronous Python with no framework imports."""

@@ -1,0 +1,205 @@
+"""The authorize URL policy: which parameters reach the provider, and how.
+
+Two pure functions. ``parse_authorization_request`` validates what the caller asked for and
+reports every offending field at once; ``build_authorize_url`` adds the parameters the
+service owns. Random values (state, PKCE challenge) come in as arguments.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.endpoint_url import EndpointUrl, InvalidEndpointUrl, parse_endpoint_url
+from domain.errors import FieldErrors
+from domain.form_encoding import (
+    MalformedFormData,
+    encode_component,
+    parameter_names,
+    parse_form,
+)
+from domain.pkce import METHOD as PKCE_METHOD
+from domain.prompt import DEFAULT_PROMPT, InvalidPrompt, normalise_prompt
+from domain.scopes import ScopeSeparator, normalise_scopes
+
+# Set by the service on every URL; a caller may never supply them (``prompt`` aside, below).
+SERVICE_PARAMETERS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "scope",
+        "prompt",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
+APPROVAL_PROMPT = "approval_prompt"
+MAX_CLIENT_ID_LENGTH = 512
+MAX_ADDITIONAL_PARAMS_LENGTH = 8192
+_VSCHAR = re.compile(r"[\x20-\x7e]+")  # RFC 6749 Appendix A
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """A validated request: everything the caller controls, normalised."""
+
+    endpoint: EndpointUrl
+    client_id: str
+    scopes: tuple[str, ...]
+    scope_separator: ScopeSeparator
+    prompt: str | None
+    extra_params: tuple[tuple[str, str], ...]
+
+
+def validate_client_id(client_id: str, errors: FieldErrors, field: str = "clientId") -> None:
+    if not client_id:
+        errors.add(field, "is required")
+    elif len(client_id) > MAX_CLIENT_ID_LENGTH:
+        errors.add(field, f"must be at most {MAX_CLIENT_ID_LENGTH} characters")
+    elif _VSCHAR.fullmatch(client_id) is None:
+        errors.add(field, "must be printable ASCII (RFC 6749 Appendix A)")
+
+
+def parse_authorization_request(
+    *,
+    authorize_url: str,
+    client_id: str,
+    scopes: Sequence[str],
+    prompt: str | None,
+    additional_params: str | None,
+    disable_offline_access: bool,
+    scope_separator: ScopeSeparator,
+) -> AuthorizationRequest:
+    """Validate the caller's part of an authorize URL; empty strings count as absent.
+
+    Rules: the authorize URL is an absolute https URL (http only on loopback) whose own query
+    may not carry a service parameter; scopes are scope-tokens, de-duplicated, with
+    ``offline_access`` appended unless disabled; ``prompt`` defaults to ``login`` unless
+    ``approval_prompt`` is present, and cannot be combined with it; ``additionalParams`` is
+    strict form-urlencoded, keeps repeated names in order, and may carry ``prompt`` only when
+    the request does not. Raises ``InvalidInput`` (every bad field) or ``ParameterConflict``.
+    """
+    errors = FieldErrors()
+    endpoint: EndpointUrl | None = None
+    if not authorize_url:
+        errors.add("authorizeUrl", "is required")
+    else:
+        try:
+            endpoint = parse_endpoint_url(authorize_url)
+        except InvalidEndpointUrl as exc:
+            errors.add("authorizeUrl", str(exc))
+    validate_client_id(client_id, errors)
+    kept_scopes = normalise_scopes(
+        scopes, separator=scope_separator, offline_access=not disable_offline_access, errors=errors
+    )
+    requested_prompt: str | None = None
+    if prompt:
+        try:
+            requested_prompt = normalise_prompt(prompt)
+        except InvalidPrompt as exc:
+            errors.add("prompt", str(exc))
+    extras: list[tuple[str, str]] = []
+    if additional_params:
+        if len(additional_params) > MAX_ADDITIONAL_PARAMS_LENGTH:
+            errors.add(
+                "additionalParams", f"must be at most {MAX_ADDITIONAL_PARAMS_LENGTH} characters"
+            )
+        else:
+            try:
+                extras = parse_form(additional_params)
+            except MalformedFormData as exc:
+                errors.add("additionalParams", f"is not a valid URL-encoded query string: {exc}")
+
+    url_names = parameter_names(endpoint.query) if endpoint else []
+    for name in dict.fromkeys(url_names):
+        if name in SERVICE_PARAMETERS:
+            errors.conflict(
+                "authorizeUrl",
+                name,
+                f"'{name}' is set by the service and must not be in the authorize URL's query",
+            )
+    extra_names = [name for name, _ in extras]
+    for name in dict.fromkeys(extra_names):
+        if name in SERVICE_PARAMETERS and name != "prompt":
+            errors.conflict(
+                "additionalParams", name, f"'{name}' is set by the service and cannot be overridden"
+            )
+    has_approval_prompt = APPROVAL_PROMPT in url_names or APPROVAL_PROMPT in extra_names
+    final_prompt = _final_prompt(
+        requested_prompt, [v for n, v in extras if n == "prompt"], has_approval_prompt, errors
+    )
+    errors.raise_if_any()
+    assert endpoint is not None  # guaranteed: a missing endpoint is an error raised above
+    return AuthorizationRequest(
+        endpoint=endpoint,
+        client_id=client_id,
+        scopes=kept_scopes,
+        scope_separator=scope_separator,
+        prompt=final_prompt,
+        extra_params=tuple((n, v) for n, v in extras if n != "prompt"),
+    )
+
+
+def _final_prompt(
+    requested: str | None,
+    from_additional: list[str],
+    has_approval_prompt: bool,
+    errors: FieldErrors,
+) -> str | None:
+    """The one ``prompt`` value to send, or ``None`` for no ``prompt`` parameter."""
+    if from_additional:
+        if requested is not None:
+            errors.conflict(
+                "additionalParams", "prompt", "'prompt' is already set by the prompt field"
+            )
+        elif len(from_additional) > 1:
+            errors.conflict("additionalParams", "prompt", "'prompt' may appear only once")
+        elif has_approval_prompt:
+            errors.conflict(
+                "additionalParams", "prompt", "'prompt' cannot be combined with 'approval_prompt'"
+            )
+        return from_additional[0]
+    if requested is not None:
+        if has_approval_prompt:
+            errors.conflict(
+                "prompt",
+                "prompt",
+                "'prompt' cannot be combined with 'approval_prompt': providers reject both",
+            )
+        return requested
+    return None if has_approval_prompt else DEFAULT_PROMPT
+
+
+def build_authorize_url(
+    request: AuthorizationRequest,
+    *,
+    redirect_uri: str,
+    state: str,
+    code_challenge: str | None,
+) -> str:
+    """The URL to send the end user to: the endpoint as given, then our parameters, then
+    the caller's additional ones, each encoded so that it decodes to exactly its value."""
+    params: list[tuple[str, str]] = [
+        ("response_type", "code"),
+        ("client_id", request.client_id),
+        ("redirect_uri", redirect_uri),
+    ]
+    if request.scopes:
+        params.append(("scope", request.scope_separator.join(request.scopes)))
+    params.append(("state", state))
+    if request.prompt is not None:
+        params.append(("prompt", request.prompt))
+    if code_challenge is not None:
+        params.append(("code_challenge", code_challenge))
+        params.append(("code_challenge_method", PKCE_METHOD))
+    params.extend(request.extra_params)
+    query = "&".join(f"{encode_component(n)}={encode_component(v)}" for n, v in params)
+    url = request.endpoint.url
+    if "?" not in url:
+        joiner = "?"
+    elif url.endswith(("?", "&")):
+        joiner = ""
+    else:
+        joiner = "&"
+    return url + joiner + query

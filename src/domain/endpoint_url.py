@@ -1,0 +1,87 @@
+"""Rules for the provider URLs a caller gives us (authorize and token endpoints)."""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_REG_NAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
+MAX_URL_LENGTH = 2048
+
+
+class InvalidEndpointUrl(ValueError):
+    """The URL breaks a rule; the message says which, in words a caller can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointUrl:
+    """A validated absolute URL, kept exactly as given; ``query`` is its raw query, if any."""
+
+    url: str
+    host: str
+    query: str
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` (and its subdomains), 127.0.0.0/8 and ::1."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _valid_host(host: str) -> bool:
+    if host.startswith("["):
+        if not host.endswith("]"):
+            return False
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return _REG_NAME.fullmatch(host) is not None
+
+
+def parse_endpoint_url(raw: str) -> EndpointUrl:
+    """Accept an absolute ``https`` URL with a host, no user-info and no fragment.
+
+    ``http`` is accepted only for loopback hosts, so that local development and tests work
+    while a production provider can never be reached in clear text.
+    """
+    if len(raw) > MAX_URL_LENGTH:
+        raise InvalidEndpointUrl(f"must be at most {MAX_URL_LENGTH} characters")
+    if _PRINTABLE_ASCII.fullmatch(raw) is None:
+        raise InvalidEndpointUrl(
+            "must be printable ASCII without spaces; percent-encode other characters"
+        )
+    if "#" in raw:
+        raise InvalidEndpointUrl("must not have a fragment")
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not raw[len(parts.scheme) :].startswith("://"):
+        raise InvalidEndpointUrl("must be an absolute https URL")
+    if "@" in parts.netloc:
+        raise InvalidEndpointUrl("must not contain user-info")
+    host_port = parts.netloc
+    host = host_port
+    if host_port.startswith("["):
+        end = host_port.find("]")
+        host, port_text = host_port[: end + 1], host_port[end + 1 :]
+    else:
+        host, _, port_text = host_port.partition(":")
+        port_text = ":" + port_text if port_text or host_port.endswith(":") else ""
+    if not host or not _valid_host(host):
+        raise InvalidEndpointUrl("must have a valid host")
+    if port_text:
+        digits = port_text[1:]
+        if not digits.isdigit() or not 0 < int(digits) < 65536:
+            raise InvalidEndpointUrl("must have a valid port")
+    if scheme == "http" and not is_loopback_host(host):
+        raise InvalidEndpointUrl("must use https (http is allowed only for loopback hosts)")
+    return EndpointUrl(url=raw, host=host, query=parts.query)
