@@ -62,7 +62,10 @@ def parse_endpoint_url(raw: str) -> EndpointUrl:
         )
     if "#" in raw:
         raise InvalidEndpointUrl("must not have a fragment")
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # e.g. an unbalanced or invalid IPv6 literal
+        raise InvalidEndpointUrl("must have a valid host") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not raw[len(parts.scheme) :].startswith("://"):
         raise InvalidEndpointUrl("must be an absolute https URL")

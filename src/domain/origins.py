@@ -20,12 +20,12 @@ def normalise_origin(raw: str) -> str:
     """
     if not raw or len(raw) > MAX_ORIGIN_LENGTH or not raw.isascii() or " " in raw:
         raise InvalidOrigin("must be an origin such as https://app.example.com")
-    parts = urlsplit(raw)
-    scheme = parts.scheme.lower()
     try:
+        parts = urlsplit(raw)
         port = parts.port
-    except ValueError as exc:
-        raise InvalidOrigin("has an invalid port") from exc
+    except ValueError as exc:  # an invalid port or IPv6 literal
+        raise InvalidOrigin("has an invalid host or port") from exc
+    scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise InvalidOrigin("must be an origin such as https://app.example.com")
     if parts.path not in ("", "/") or parts.query or parts.fragment or "#" in raw or "?" in raw:

@@ -14,8 +14,10 @@ def state_binding(client_id: str, redirect_uri: str) -> bytes:
     The state carries this digest rather than both strings, which keeps it short; the code
     exchange recomputes it from the credential it reads and the redirect URI it will send.
     """
-    material = b"\x00".join((client_id.encode(), redirect_uri.encode()))
-    return hashlib.sha256(material).digest()[:BINDING_BYTES]
+    digest = hashlib.sha256()
+    for part in (client_id.encode(), redirect_uri.encode()):
+        digest.update(len(part).to_bytes(4, "big") + part)  # length-prefixed: unambiguous
+    return digest.digest()[:BINDING_BYTES]
 
 
 @dataclass(frozen=True, slots=True)
