@@ -16,7 +16,7 @@ from domain.state import StateClaims, state_binding
 
 
 def test_pkce_challenge_matches_rfc_7636_appendix_b() -> None:
-    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWlOXjXk"
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
     assert s256_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
