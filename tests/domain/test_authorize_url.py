@@ -32,7 +32,9 @@ def parse(**overrides: object) -> AuthorizationRequest:
 
 
 def build(request: AuthorizationRequest, challenge: str | None = CHALLENGE) -> str:
-    return build_authorize_url(request, redirect_uri=REDIRECT, state=STATE, code_challenge=challenge)
+    return build_authorize_url(
+        request, redirect_uri=REDIRECT, state=STATE, code_challenge=challenge
+    )
 
 
 def params(url: str) -> list[tuple[str, str]]:
@@ -306,9 +308,7 @@ def test_malformed_additional_params_are_refused(extra: str, reason: str) -> Non
     assert reason in caught.value.fields[0].message
 
 
-@pytest.mark.parametrize(
-    "client_id", ["", "tab\there", "é-client", "x" * 513]
-)
+@pytest.mark.parametrize("client_id", ["", "tab\there", "é-client", "x" * 513])
 def test_invalid_client_ids_are_refused(client_id: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse(client_id=client_id)

@@ -25,7 +25,9 @@ prompt_values = st.text(
     min_size=1,
     max_size=10,
 ).filter(lambda v: v != "none")
-hosts = st.sampled_from(["provider.example.com", "127.0.0.1:9000", "[2001:db8::1]", "a-b.c.io:8443"])
+hosts = st.sampled_from(
+    ["provider.example.com", "127.0.0.1:9000", "[2001:db8::1]", "a-b.c.io:8443"]
+)
 paths = st.lists(st.text("abcXYZ019-._~%2F", max_size=8), max_size=3).map(
     lambda segments: "/" + "/".join(segments)
 )
@@ -40,7 +42,9 @@ def form_encode(pairs: list[tuple[str, str]]) -> str:
     host=hosts,
     path=paths,
     own_query=st.lists(st.tuples(param_names, free_text), max_size=3),
-    client_id=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30),
+    client_id=st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30
+    ),
     scopes=st.lists(scope_tokens, max_size=6),
     separator=st.sampled_from(list(ScopeSeparator)),
     prompt=st.one_of(st.none(), st.lists(prompt_values, min_size=1, max_size=3)),

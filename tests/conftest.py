@@ -1,0 +1,55 @@
+"""Storage backends for tests: in-memory, SQLite in a temporary file, and PostgreSQL when
+EMBED_OAUTH_TEST_POSTGRES_URL is set (each test then gets a schema of its own)."""
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.sql.engine import create_engine
+
+POSTGRES_URL = os.environ.get("EMBED_OAUTH_TEST_POSTGRES_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="EMBED_OAUTH_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped "
+    "(.ci/run sets it)",
+)
+SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=[needs_postgres, pytest.mark.postgres])]
+ALL_BACKENDS = ["memory", *SQL_BACKENDS]
+
+
+@asynccontextmanager
+async def postgres_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine whose tables live in a fresh schema, dropped afterwards."""
+    schema = f"test_{secrets.token_hex(6)}"
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_async_engine(
+        POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
+    )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def sql_engine(kind: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if kind == "postgres":
+        async with postgres_engine() as engine:
+            yield engine
+        return
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
