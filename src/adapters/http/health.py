@@ -2,8 +2,8 @@
 
 from litestar import Response, get
 
+from adapters.http.dependencies import UseCases
 from adapters.http.dto import Health
-from adapters.http.services import Services
 
 
 @get("/health/live", tags=["health"], security=[], summary="The process is up")
@@ -12,7 +12,7 @@ async def live() -> Health:
 
 
 @get("/health/ready", tags=["health"], security=[], summary="The database answers")
-async def ready(services: Services) -> Response[Health]:
+async def ready(services: UseCases) -> Response[Health]:
     try:
         await services.health.ping()
     except Exception:  # any storage failure means "not ready", never a 500

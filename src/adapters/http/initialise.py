@@ -1,11 +1,12 @@
 """``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``."""
 
 from litestar import post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.auth import require_json
+from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
 from adapters.http.openapi import errors
-from adapters.http.services import Services
 from application.initialise import InitialiseCommand
 
 
@@ -18,11 +19,11 @@ from application.initialise import InitialiseCommand
     summary="Initialise an OAuth 2.0 connection",
 )
 async def initialise_oauth2_connection(
-    hub_id: str,
-    connector_id: str,
-    data: InitialiseOAuth2ConnectionRequest,
-    services: Services,
-    organisation_id: str,
+    hub_id: FromPath[str],
+    connector_id: FromPath[str],
+    data: JSONBody[InitialiseOAuth2ConnectionRequest],
+    services: UseCases,
+    organisation_id: CallerOrganisation,
 ) -> InitialiseOAuth2ConnectionResponse:
     """Returns the provider's authorize URL to send the end user to. The service adds
     `response_type`, `client_id`, `redirect_uri`, `state`, `scope`, `prompt` and, with PKCE,

@@ -1,8 +1,10 @@
 """Management API: credentials, hubs and connectors of the caller's organisation."""
 
 from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.auth import require_json
+from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import (
     ConnectorCreate,
     ConnectorList,
@@ -15,7 +17,6 @@ from adapters.http.dto import (
     HubRead,
 )
 from adapters.http.openapi import errors
-from adapters.http.services import Services
 from application.connectors import NewConnector
 from application.credentials import NewCredential
 from application.hubs import NewHub
@@ -66,7 +67,10 @@ class CredentialController(Controller):
         summary="Store an OAuth client credential",
     )
     async def create(
-        self, data: CredentialCreate, services: Services, organisation_id: str
+        self,
+        data: JSONBody[CredentialCreate],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
     ) -> CredentialRead:
         """The client secret is encrypted at rest and never returned."""
         credential = await services.credentials.create(
@@ -78,19 +82,23 @@ class CredentialController(Controller):
         return _credential(credential)
 
     @get(responses=errors(), summary="List credentials")
-    async def list_all(self, services: Services, organisation_id: str) -> CredentialList:
+    async def list_all(
+        self, services: UseCases, organisation_id: CallerOrganisation
+    ) -> CredentialList:
         return CredentialList(
             items=[_credential(c) for c in await services.credentials.list(organisation_id)]
         )
 
     @get("/{credential_id:str}", responses=errors(404), summary="Get a credential")
     async def get_one(
-        self, credential_id: str, services: Services, organisation_id: str
+        self, credential_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
     ) -> CredentialRead:
         return _credential(await services.credentials.get(organisation_id, credential_id))
 
     @delete("/{credential_id:str}", responses=errors(404), summary="Delete a credential")
-    async def remove(self, credential_id: str, services: Services, organisation_id: str) -> None:
+    async def remove(
+        self, credential_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> None:
         await services.credentials.delete(organisation_id, credential_id)
 
 
@@ -99,22 +107,28 @@ class HubController(Controller):
     tags = ("hubs",)
 
     @post(guards=[require_json], responses=errors(413, 415), summary="Create a hub")
-    async def create(self, data: HubCreate, services: Services, organisation_id: str) -> HubRead:
+    async def create(
+        self, data: JSONBody[HubCreate], services: UseCases, organisation_id: CallerOrganisation
+    ) -> HubRead:
         hub = await services.hubs.create(
             organisation_id, NewHub(name=data.name, allowed_origins=data.allowed_origins or [])
         )
         return _hub(hub)
 
     @get(responses=errors(), summary="List hubs")
-    async def list_all(self, services: Services, organisation_id: str) -> HubList:
+    async def list_all(self, services: UseCases, organisation_id: CallerOrganisation) -> HubList:
         return HubList(items=[_hub(h) for h in await services.hubs.list(organisation_id)])
 
     @get("/{hub_id:str}", responses=errors(404), summary="Get a hub")
-    async def get_one(self, hub_id: str, services: Services, organisation_id: str) -> HubRead:
+    async def get_one(
+        self, hub_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> HubRead:
         return _hub(await services.hubs.get(organisation_id, hub_id))
 
     @delete("/{hub_id:str}", responses=errors(404), summary="Delete a hub and its connectors")
-    async def remove(self, hub_id: str, services: Services, organisation_id: str) -> None:
+    async def remove(
+        self, hub_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> None:
         await services.hubs.delete(organisation_id, hub_id)
 
 
@@ -126,7 +140,11 @@ class ConnectorController(Controller):
         guards=[require_json], responses=errors(404, 413, 415), summary="Add a connector to a hub"
     )
     async def create(
-        self, hub_id: str, data: ConnectorCreate, services: Services, organisation_id: str
+        self,
+        hub_id: FromPath[str],
+        data: JSONBody[ConnectorCreate],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
     ) -> ConnectorRead:
         connector = await services.connectors.create(
             organisation_id,
@@ -143,19 +161,27 @@ class ConnectorController(Controller):
 
     @get(responses=errors(404), summary="List a hub's connectors")
     async def list_all(
-        self, hub_id: str, services: Services, organisation_id: str
+        self, hub_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
     ) -> ConnectorList:
         connectors = await services.connectors.list(organisation_id, hub_id)
         return ConnectorList(items=[_connector(c) for c in connectors])
 
     @get("/{connector_id:str}", responses=errors(404), summary="Get a connector")
     async def get_one(
-        self, hub_id: str, connector_id: str, services: Services, organisation_id: str
+        self,
+        hub_id: FromPath[str],
+        connector_id: FromPath[str],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
     ) -> ConnectorRead:
         return _connector(await services.connectors.get(organisation_id, hub_id, connector_id))
 
     @delete("/{connector_id:str}", responses=errors(404), summary="Delete a connector")
     async def remove(
-        self, hub_id: str, connector_id: str, services: Services, organisation_id: str
+        self,
+        hub_id: FromPath[str],
+        connector_id: FromPath[str],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
     ) -> None:
         await services.connectors.delete(organisation_id, hub_id, connector_id)

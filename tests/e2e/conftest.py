@@ -1,0 +1,58 @@
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from adapters.bootstrap import create_app, create_organisation, open_backend
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.settings import Settings
+from adapters.sql import schema
+from adapters.sql.engine import create_engine
+
+
+@dataclass
+class Api:
+    client: AsyncTestClient[Any]
+    keyring: Keyring
+    settings: Settings
+    organisation_id: str
+    api_key: str
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.api_key}"}
+
+    async def post(self, path: str, body: object, key: str | None = None) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=self.auth(key))
+
+    async def get(self, path: str, key: str | None = None) -> httpx.Response:
+        return await self.client.get(path, headers=self.auth(key))
+
+    async def delete(self, path: str, key: str | None = None) -> httpx.Response:
+        return await self.client.delete(path, headers=self.auth(key))
+
+    async def new_organisation(self, name: str) -> tuple[str, str]:
+        created = await create_organisation(self._storage)(name)
+        return created.organisation.id, created.api_key
+
+    _storage: Any = None
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'api.sqlite3'}"
+    engine = create_engine(url)
+    await schema.upgrade(engine)
+    await engine.dispose()
+    settings = Settings(database_url=url, public_url="https://connect.example.org")
+    keyring = Keyring.parse(generate_key_spec())
+    backend = open_backend(url)
+    created = await create_organisation(backend.storage)("Acme")
+    app = create_app(settings, backend=backend, keyring=keyring)
+    async with AsyncTestClient(app) as client:
+        result = Api(client, keyring, settings, created.organisation.id, created.api_key)
+        result._storage = backend.storage
+        yield result
