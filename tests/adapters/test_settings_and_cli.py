@@ -1,0 +1,168 @@
+"""Configuration from the environment, and the embed-oauth command."""
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters import cli
+from adapters.bootstrap import open_backend
+from adapters.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+from adapters.sql import schema
+from adapters.sql.engine import create_engine
+from application.organisations import AuthenticateApiKey
+from tests.conftest import POSTGRES_URL, needs_postgres
+
+
+def test_defaults_match_the_documentation() -> None:
+    settings = Settings.from_env({})
+    assert (
+        settings.database_url
+        == DEFAULT_DATABASE_URL
+        == "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
+    )
+    assert settings.redirect_uri == "http://127.0.0.1:8000/oauth2/callback"
+    assert settings.state_lifetime.total_seconds() == 600
+    assert settings.encryption_keys is None
+
+
+def test_environment_overrides_and_trailing_slash_is_dropped() -> None:
+    settings = Settings.from_env(
+        {
+            "EMBED_OAUTH_PUBLIC_URL": "https://connect.example.org/",
+            "EMBED_OAUTH_STATE_LIFETIME_SECONDS": "120",
+            "EMBED_OAUTH_DATABASE_URL": "memory://",
+        }
+    )
+    assert settings.redirect_uri == "https://connect.example.org/oauth2/callback"
+    assert settings.state_lifetime.total_seconds() == 120
+    assert settings.database_url == "memory://"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EMBED_OAUTH_PUBLIC_URL", "connect.example.org"),
+        ("EMBED_OAUTH_PUBLIC_URL", "https://x.example/?a=1"),
+        ("EMBED_OAUTH_STATE_LIFETIME_SECONDS", "0"),
+        ("EMBED_OAUTH_STATE_LIFETIME_SECONDS", "ten"),
+        ("EMBED_OAUTH_MAX_BODY_BYTES", "-1"),
+    ],
+)
+def test_bad_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("serve", "organisations", "db"):
+        assert command in out
+    for argv, words in (
+        (["serve", "--help"], ("--host", "--port", "--workers")),
+        (["organisations", "create", "--help"], ("--name",)),
+        (["db", "--help"], ("upgrade",)),
+    ):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+        text = capsys.readouterr().out
+        assert all(word in text for word in words)
+
+
+def use_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", url)
+    monkeypatch.setenv("EMBED_OAUTH_DEVELOPMENT_KEY_FILE", str(tmp_path / "keys"))
+    return url
+
+
+async def test_organisations_create_prints_one_json_line_and_the_key_works(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = use_sqlite(monkeypatch, tmp_path)
+    created = await cli.new_organisation(
+        Settings.from_env({"EMBED_OAUTH_DATABASE_URL": url}), "Acme"
+    )
+    assert set(created) == {"organisationId", "apiKey"}
+    backend = open_backend(url)
+    try:
+        assert (
+            await AuthenticateApiKey(backend.storage.api_keys)(created["apiKey"])
+            == created["organisationId"]
+        )
+    finally:
+        await backend.close()
+
+
+def test_organisations_create_command_output(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_sqlite(monkeypatch, tmp_path)
+    assert cli.main(["organisations", "create", "--name", "Acme"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    assert set(json.loads(lines[0])) == {"organisationId", "apiKey"}
+    assert cli.main(["organisations", "create", "--name", " "]) == 1
+    assert "name is required" in capsys.readouterr().err
+
+
+def test_db_upgrade_creates_the_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_sqlite(monkeypatch, tmp_path)
+    assert cli.main(["db", "upgrade"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (tmp_path / "cli.sqlite3").exists()
+
+
+def test_bad_configuration_is_a_clear_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EMBED_OAUTH_PUBLIC_URL", "nope")
+    assert cli.main(["db", "upgrade"]) == 1
+    assert "EMBED_OAUTH_PUBLIC_URL" in capsys.readouterr().err
+
+
+@pytest.fixture
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """A whole database of its own: the CLI builds its engine from the URL alone."""
+    name = f"cli_{secrets.token_hex(5)}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@needs_postgres
+@pytest.mark.postgres
+async def test_postgres_with_an_outdated_schema_refuses_to_start_naming_the_command(
+    fresh_postgres_database: str,
+) -> None:
+    settings = Settings(database_url=fresh_postgres_database)
+    with pytest.raises(cli.CommandError, match="embed-oauth db upgrade"):
+        await cli.prepare_schema(settings)
+    await cli.upgrade_database(settings)
+    await cli.prepare_schema(settings)  # now at head: no error
+
+
+async def test_sqlite_is_migrated_on_start(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'start.sqlite3'}"
+    await cli.prepare_schema(Settings(database_url=url))
+    engine = create_engine(url)
+    try:
+        assert await schema.current_revision(engine) == schema.head_revision()
+    finally:
+        await engine.dispose()
