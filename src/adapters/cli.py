@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from granian import Granian
 from granian.constants import Interfaces
 
-from adapters.bootstrap import create_organisation, open_backend
+from adapters.bootstrap import create_organisation, load_keyring, open_backend
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
@@ -68,6 +68,7 @@ async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     asyncio.run(prepare_schema(settings))
+    load_keyring(settings)  # create a development key once, before workers start
     log.info("serving on http://%s:%d with %d worker(s)", host, port, workers)
     Granian(
         "adapters.asgi:app_from_environment",

@@ -3,6 +3,7 @@
 import base64
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +53,14 @@ def test_development_key_file_is_created_once_with_0600(
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert "generated a development key" in caplog.text
     assert load_or_create_development_keyring(path) == first
+
+
+def test_processes_racing_to_create_the_development_key_all_use_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        rings = list(pool.map(load_or_create_development_keyring, [path] * 8))
+    assert len({ring.format() for ring in rings}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["keys"]
 
 
 def test_secret_round_trips_and_names_its_key() -> None:

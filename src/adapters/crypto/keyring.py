@@ -81,15 +81,28 @@ def generate_key_spec(now: datetime | None = None) -> str:
 
 
 def load_or_create_development_keyring(path: Path) -> Keyring:
-    """Read the development key file, creating it (mode 0600) on first run."""
+    """Read the development key file, creating it (mode 0600) on first run.
+
+    The file appears complete or not at all (written aside, then hard-linked into place), and
+    when several processes start together exactly one key wins and all of them use it.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(generate_key_spec() + "\n")
-        log.warning(
-            "No EMBED_OAUTH_ENCRYPTION_KEYS configured: generated a development key in %s. "
-            "Configure real keys before storing production secrets.",
-            path,
-        )
+        aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(generate_key_spec() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(aside, path)
+            log.warning(
+                "No EMBED_OAUTH_ENCRYPTION_KEYS configured: generated a development key in %s. "
+                "Configure real keys before storing production secrets.",
+                path,
+            )
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            aside.unlink(missing_ok=True)
     return Keyring.parse(path.read_text().strip())
