@@ -2,6 +2,8 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -15,6 +17,9 @@ from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.http import health
 from adapters.http.auth import ApiKeyAuthentication
+from adapters.http.callback import oauth2_callback
+from adapters.http.connections import ConnectionController, UserConnectionController
+from adapters.http.demo import demo_page
 from adapters.http.dependencies import caller_organisation
 from adapters.http.errors import exception_handlers
 from adapters.http.initialise import initialise_oauth2_connection
@@ -25,12 +30,17 @@ from adapters.settings import MEMORY_DATABASE_URL, Settings
 from adapters.sql.engine import create_engine
 from adapters.sql.repositories import sql_storage
 from adapters.system import SecureRandom, SystemClock
+from adapters.token_client import HttpxTokenEndpoint
+from application.access_tokens import GetAccessToken, RefreshPolicy
+from application.callback import HandleCallback
+from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import AuthenticateApiKey, CreateOrganisation
-from application.ports import Clock, RandomSource, Storage
+from application.ports import Clock, RandomSource, Storage, TokenEndpoint
+from application.states import RedeemState
 
 VERSION = "0.1.0"
 
@@ -61,29 +71,67 @@ def load_keyring(settings: Settings) -> Keyring:
     return load_or_create_development_keyring(settings.development_key_file)
 
 
+def refresh_policy(settings: Settings) -> RefreshPolicy:
+    """The lock's lease outlasts the token client's total timeout three times over, so a
+    lease never runs out under a refresh that is still waiting for the provider."""
+    return RefreshPolicy(
+        margin=settings.refresh_margin,
+        lease=settings.token_timeout * 3,
+        wait=settings.token_timeout * 3 + timedelta(seconds=5),
+    )
+
+
 def build_services(
+    *,
     settings: Settings,
     storage: Storage,
     keyring: Keyring,
     clock: Clock,
     random: RandomSource,
+    token_endpoint: TokenEndpoint,
 ) -> Services:
+    cipher = AesGcmSecretCipher(keyring)
+    sealer = AesGcmStateSealer(keyring)
+    states = RedeemState(sealer, storage.used_states, clock)
     return Services(
-        credentials=ManageCredentials(
-            storage.credentials, AesGcmSecretCipher(keyring), clock, random
-        ),
+        credentials=ManageCredentials(storage.credentials, cipher, clock, random),
         hubs=ManageHubs(storage.hubs, clock, random),
         connectors=ManageConnectors(storage.hubs, storage.connectors, clock, random),
         initialise=InitialiseOAuth2Connection(
             hubs=storage.hubs,
             connectors=storage.connectors,
             credentials=storage.credentials,
-            sealer=AesGcmStateSealer(keyring),
+            sealer=sealer,
             clock=clock,
             random=random,
             redirect_uri=settings.redirect_uri,
             state_lifetime=settings.state_lifetime,
         ),
+        create_connection=CreateConnection(
+            hubs=storage.hubs,
+            connectors=storage.connectors,
+            credentials=storage.credentials,
+            connections=storage.connections,
+            states=states,
+            cipher=cipher,
+            token_endpoint=token_endpoint,
+            clock=clock,
+            random=random,
+            redirect_uri=settings.redirect_uri,
+        ),
+        connections=ManageConnections(storage.hubs, storage.connections),
+        access_token=GetAccessToken(
+            connections=storage.connections,
+            connectors=storage.connectors,
+            credentials=storage.credentials,
+            locks=storage.refresh_locks,
+            cipher=cipher,
+            token_endpoint=token_endpoint,
+            clock=clock,
+            random=random,
+            policy=refresh_policy(settings),
+        ),
+        callback=HandleCallback(states, storage.hubs, storage.connectors),
         health=storage.health,
     )
 
@@ -103,25 +151,35 @@ def create_app(
     keyring: Keyring | None = None,
     clock: Clock | None = None,
     random: RandomSource | None = None,
+    token_endpoint: TokenEndpoint | None = None,
 ) -> Litestar:
-    """Build the application. Tests pass a backend, keys, a clock or randomness of their own."""
+    """Build the application. Tests pass a backend, keys, a clock, randomness or a token
+    endpoint of their own."""
     backend = backend or open_backend(settings.database_url)
+    token_client = HttpxTokenEndpoint(total_timeout=settings.token_timeout.total_seconds())
     services = build_services(
-        settings,
-        backend.storage,
-        keyring or load_keyring(settings),
-        clock or SystemClock(),
-        random or SecureRandom(),
+        settings=settings,
+        storage=backend.storage,
+        keyring=keyring or load_keyring(settings),
+        clock=clock or SystemClock(),
+        random=random or SecureRandom(),
+        token_endpoint=token_endpoint or token_client,
     )
+    handlers: list[Any] = [
+        CredentialController,
+        HubController,
+        ConnectorController,
+        UserConnectionController,
+        ConnectionController,
+        initialise_oauth2_connection,
+        oauth2_callback,
+        health.live,
+        health.ready,
+    ]
+    if settings.demo:
+        handlers.append(demo_page)
     return Litestar(
-        route_handlers=[
-            CredentialController,
-            HubController,
-            ConnectorController,
-            initialise_oauth2_connection,
-            health.live,
-            health.ready,
-        ],
+        route_handlers=handlers,
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
@@ -133,7 +191,7 @@ def create_app(
         ],
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
-        on_shutdown=[backend.close],
+        on_shutdown=[backend.close, token_client.close],
         openapi_config=OpenAPIConfig(
             title="embed-oauth",
             version=VERSION,

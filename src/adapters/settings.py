@@ -25,6 +25,10 @@ class Settings:
     development_key_file: Path = DEFAULT_DEVELOPMENT_KEY_FILE
     state_lifetime: timedelta = timedelta(minutes=10)
     max_body_bytes: int = 64 * 1024
+    environment: str = "development"
+    demo: bool = True
+    refresh_margin: timedelta = timedelta(seconds=60)
+    token_timeout: timedelta = timedelta(seconds=10)
 
     @property
     def redirect_uri(self) -> str:
@@ -47,6 +51,9 @@ class Settings:
             raise SettingsError(
                 "EMBED_OAUTH_PUBLIC_URL must be an absolute http(s) URL without query or fragment"
             )
+        environment = get("EMBED_OAUTH_ENVIRONMENT") or "development"
+        if environment not in ("development", "production"):
+            raise SettingsError("EMBED_OAUTH_ENVIRONMENT must be development or production")
         return cls(
             database_url=get("EMBED_OAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL,
             public_url=public_url,
@@ -58,6 +65,14 @@ class Settings:
                 seconds=_positive_int(env, "EMBED_OAUTH_STATE_LIFETIME_SECONDS", 600, 86_400)
             ),
             max_body_bytes=_positive_int(env, "EMBED_OAUTH_MAX_BODY_BYTES", 64 * 1024, 10**7),
+            environment=environment,
+            demo=_switch(env, "EMBED_OAUTH_DEMO", default=environment == "development"),
+            refresh_margin=timedelta(
+                seconds=_positive_int(env, "EMBED_OAUTH_REFRESH_MARGIN_SECONDS", 60, 86_400)
+            ),
+            token_timeout=timedelta(
+                seconds=_positive_int(env, "EMBED_OAUTH_TOKEN_TIMEOUT_SECONDS", 10, 25)
+            ),
         )
 
 
@@ -68,3 +83,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
     if not raw.isdigit() or not 0 < int(raw) <= maximum:
         raise SettingsError(f"{name} must be a whole number from 1 to {maximum}")
     return int(raw)
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off")

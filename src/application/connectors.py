@@ -19,6 +19,8 @@ class NewConnector:
     scope_separator: ScopeSeparator = ScopeSeparator.SPACE
     pkce: bool = True
     token_auth_method: TokenAuthMethod = TokenAuthMethod.CLIENT_SECRET_BASIC
+    issuer: str | None = None
+    iss_parameter_supported: bool = True
 
 
 class ManageConnectors:
@@ -51,6 +53,12 @@ class ManageConnectors:
                 parse_endpoint_url(new.token_url)
             except InvalidEndpointUrl as exc:
                 errors.add("tokenUrl", str(exc))
+        if new.issuer is not None:
+            try:
+                if parse_endpoint_url(new.issuer).query or "?" in new.issuer:
+                    errors.add("issuer", "must not have a query (RFC 8414 §2)")
+            except InvalidEndpointUrl as exc:
+                errors.add("issuer", str(exc))
         errors.raise_if_any()
         connector_id, now = new_id(self._clock, self._random)
         connector = Connector(
@@ -62,6 +70,8 @@ class ManageConnectors:
             pkce=new.pkce,
             token_auth_method=new.token_auth_method,
             created_at=now,
+            issuer=new.issuer,
+            iss_parameter_supported=new.iss_parameter_supported,
         )
         await self._connectors.add(connector)
         return connector

@@ -4,7 +4,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.model import ApiKey, Connector, Credential, Hub, Organisation
+from domain.model import (
+    ApiKey,
+    Connection,
+    ConnectionStatus,
+    Connector,
+    Credential,
+    Hub,
+    Organisation,
+    TokenAuthMethod,
+)
 from domain.state import StateClaims
 
 
@@ -119,6 +128,74 @@ class UsedStateRepository(Protocol):
         ...
 
 
+class ConnectionRepository(Protocol):
+    async def add(self, connection: Connection) -> None:
+        """Store the connection, creating its end user (hub, user id) on first use, atomically."""
+        ...
+
+    async def get(self, organisation_id: str, connection_id: str) -> Connection | None: ...
+
+    async def list_for_user(
+        self, organisation_id: str, hub_id: str, user_id: str
+    ) -> list[Connection]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, organisation_id: str, connection_id: str) -> bool:
+        """Deletes the connection with its stored tokens."""
+        ...
+
+    async def update_tokens(
+        self,
+        connection_id: str,
+        *,
+        token_type: str,
+        sealed_access_token: str,
+        sealed_refresh_token: str | None,
+        expires_at: datetime | None,
+        scopes: tuple[str, ...],
+    ) -> None:
+        """Replace the tokens in one write: a rotated refresh token never lands without the
+        access token issued with it."""
+        ...
+
+    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None: ...
+
+
+class RefreshLock(Protocol):
+    """A lock per connection, shared by every process on the database, that expires by itself
+    so that a crashed holder cannot block refreshing for longer than its lease."""
+
+    async def acquire(
+        self, connection_id: str, holder: str, now: datetime, until: datetime
+    ) -> bool: ...
+
+    async def release(self, connection_id: str, holder: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A request to a provider's token endpoint; the adapter adds client authentication."""
+
+    token_url: str
+    auth_method: TokenAuthMethod
+    client_id: str
+    client_secret: str
+    form: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEndpointAnswer:
+    status: int
+    body: object  # the parsed JSON, or None when the body was not JSON
+
+
+class TokenEndpoint(Protocol):
+    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
+        """Raise ``ProviderTimeout`` or ``ProviderUnavailable`` when no answer was read."""
+        ...
+
+
 class HealthCheck(Protocol):
     async def ping(self) -> None:
         """Raise when the storage cannot answer."""
@@ -135,4 +212,6 @@ class Storage:
     hubs: HubRepository
     connectors: ConnectorRepository
     used_states: UsedStateRepository
+    connections: ConnectionRepository
+    refresh_locks: RefreshLock
     health: HealthCheck

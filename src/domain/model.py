@@ -54,6 +54,9 @@ class Hub:
 
 @dataclass(frozen=True, slots=True)
 class Connector:
+    """``issuer`` is the provider's issuer identifier (RFC 9207); ``iss_parameter_supported``
+    says whether the provider sends ``iss`` in its authorization responses."""
+
     id: str
     hub_id: str
     name: str
@@ -61,4 +64,40 @@ class Connector:
     scope_separator: ScopeSeparator
     pkce: bool
     token_auth_method: TokenAuthMethod
+    created_at: datetime
+    issuer: str | None = None
+    iss_parameter_supported: bool = True
+
+    def accepts_issuer(self, iss: str | None) -> bool:
+        """RFC 9207 §2.4: with an issuer configured, a present ``iss`` must equal it, and an
+        absent one is accepted only from a provider that does not send it."""
+        if self.issuer is None:
+            return True
+        if iss is None:
+            return not self.iss_parameter_supported
+        return iss == self.issuer
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    REAUTHORISATION_REQUIRED = "reauthorisation_required"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One end user's authorised link to a provider. Tokens are stored encrypted."""
+
+    id: str
+    organisation_id: str
+    hub_id: str
+    user_id: str  # the product's own id for its end user
+    connector_id: str
+    credential_id: str
+    name: str
+    scopes: tuple[str, ...]
+    token_type: str
+    sealed_access_token: str
+    sealed_refresh_token: str | None
+    expires_at: datetime | None
+    status: ConnectionStatus
     created_at: datetime

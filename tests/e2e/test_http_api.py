@@ -99,13 +99,17 @@ async def test_hubs_and_connectors_have_their_documented_shape_and_defaults(api:
         "scopeSeparator",
         "pkce",
         "tokenAuthMethod",
+        "issuer",
+        "issParameterSupported",
         "createdAt",
     }
-    assert (body["scopeSeparator"], body["pkce"], body["tokenAuthMethod"]) == (
-        " ",
-        True,
-        "client_secret_basic",
-    )
+    assert (
+        body["scopeSeparator"],
+        body["pkce"],
+        body["tokenAuthMethod"],
+        body["issuer"],
+        body["issParameterSupported"],
+    ) == (" ", True, "client_secret_basic", None, True)
     assert (await api.get(f"/hubs/{hub_id}/connectors")).json()["items"] == [body]
     assert (await api.get(f"/hubs/{hub_id}/connectors/{body['id']}")).json() == body
     assert (await api.delete(f"/hubs/{hub_id}")).status_code == 204

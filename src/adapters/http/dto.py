@@ -25,12 +25,21 @@ class ErrorField(msgspec.Struct):
     message: str
 
 
+class ProviderErrorBody(msgspec.Struct, rename="camel"):
+    """A provider's RFC 6749 §5.2 error, passed on."""
+
+    error: str
+    error_description: str | None = None
+
+
 class ErrorBody(msgspec.Struct, omit_defaults=True):
-    """Every error: a stable ``code``, a sentence, and the offending fields when known."""
+    """Every error: a stable ``code``, a sentence, the offending fields when known, and the
+    provider's own error when a provider refused."""
 
     code: str
     message: str
     fields: list[ErrorField] | None = None
+    provider: ProviderErrorBody | None = None
 
 
 class CredentialRef(Input):
@@ -97,6 +106,8 @@ class ConnectorCreate(Input):
     scope_separator: Literal[" ", ","] | None = None
     pkce: bool | None = None
     token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    issuer: Url | None = None
+    iss_parameter_supported: bool | None = None
 
 
 class ConnectorRead(Output):
@@ -107,11 +118,44 @@ class ConnectorRead(Output):
     scope_separator: str
     pkce: bool
     token_auth_method: str
+    issuer: str | None
+    iss_parameter_supported: bool
     created_at: datetime
 
 
 class ConnectorList(Output):
     items: list[ConnectorRead]
+
+
+class ConnectionCreate(Input):
+    connector_id: Id
+    code: Annotated[str, Meta(max_length=4096)]
+    state: Annotated[str, Meta(max_length=2048)]
+    name: Name | None = None
+
+
+class ConnectionRead(Output):
+    id: str
+    hub_id: str
+    user_id: str
+    connector_id: str
+    credential_id: str
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None
+    status: str
+    created_at: datetime
+
+
+class ConnectionList(Output):
+    items: list[ConnectionRead]
+
+
+class AccessTokenRead(Output):
+    access_token: str
+    token_type: str
+    expires_at: datetime | None
+    scopes: list[str]
 
 
 class Health(msgspec.Struct):

@@ -8,8 +8,18 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from adapters.http.dto import ErrorBody, ErrorField
-from application.errors import Forbidden, NotFound, Unauthenticated
+from adapters.http.dto import ErrorBody, ErrorField, ProviderErrorBody
+from application.errors import (
+    CredentialInUse,
+    Forbidden,
+    NotFound,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ReauthorisationRequired,
+    RefreshInProgress,
+    Unauthenticated,
+)
 from application.states import InvalidState
 from domain.errors import DomainError, InvalidInput, ParameterConflict
 
@@ -22,6 +32,12 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     ParameterConflict: 409,
+    CredentialInUse: 409,
+    ReauthorisationRequired: 409,
+    ProviderRejected: 400,
+    ProviderUnavailable: 502,
+    RefreshInProgress: 503,
+    ProviderTimeout: 504,
 }
 _HTTP_CODES = {
     400: "invalid_input",
@@ -56,7 +72,14 @@ def _fields(pairs: list[tuple[str, str]]) -> list[ErrorField] | None:
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     status = next((_DOMAIN_STATUS[c] for c in type(exc).__mro__ if c in _DOMAIN_STATUS), 400)
     fields = _fields([(f.field, f.message) for f in exc.fields])
-    return _response(status, ErrorBody(code=exc.code, message=exc.message, fields=fields))
+    provider = (
+        ProviderErrorBody(exc.provider_error, exc.provider_error_description)
+        if isinstance(exc, ProviderRejected)
+        else None
+    )
+    headers = {"Retry-After": "1"} if status == 503 else None
+    body = ErrorBody(code=exc.code, message=exc.message, fields=fields, provider=provider)
+    return _response(status, body, headers)
 
 
 _NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `([^`]*)`")

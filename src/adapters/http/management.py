@@ -53,6 +53,8 @@ def _connector(c: Connector) -> ConnectorRead:
         scope_separator=c.scope_separator.value,
         pkce=c.pkce,
         token_auth_method=c.token_auth_method.value,
+        issuer=c.issuer,
+        iss_parameter_supported=c.iss_parameter_supported,
         created_at=c.created_at,
     )
 
@@ -155,6 +157,8 @@ class ConnectorController(Controller):
                 scope_separator=ScopeSeparator(data.scope_separator or " "),
                 pkce=True if data.pkce is None else data.pkce,
                 token_auth_method=TokenAuthMethod(data.token_auth_method or "client_secret_basic"),
+                issuer=data.issuer or None,
+                iss_parameter_supported=data.iss_parameter_supported is not False,
             ),
         )
         return _connector(connector)

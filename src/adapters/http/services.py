@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 
+from application.access_tokens import GetAccessToken
+from application.callback import HandleCallback
+from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.hubs import ManageHubs
@@ -15,4 +18,8 @@ class Services:
     hubs: ManageHubs
     connectors: ManageConnectors
     initialise: InitialiseOAuth2Connection
+    create_connection: CreateConnection
+    connections: ManageConnections
+    access_token: GetAccessToken
+    callback: HandleCallback
     health: HealthCheck

@@ -1,9 +1,19 @@
 """In-memory implementations of the storage ports, with the same semantics as the SQL ones."""
 
+from dataclasses import replace
 from datetime import datetime
 
+from application.errors import CredentialInUse
 from application.ports import Storage
-from domain.model import ApiKey, Connector, Credential, Hub, Organisation
+from domain.model import (
+    ApiKey,
+    Connection,
+    ConnectionStatus,
+    Connector,
+    Credential,
+    Hub,
+    Organisation,
+)
 
 
 class DuplicateKey(Exception):
@@ -37,9 +47,92 @@ class InMemoryApiKeyRepository:
         return key.organisation_id if key else None
 
 
-class InMemoryCredentialRepository:
+class InMemoryConnectionRepository:
     def __init__(self) -> None:
+        self.rows: dict[str, Connection] = {}
+        self.end_users: set[tuple[str, str]] = set()
+
+    async def add(self, connection: Connection) -> None:
+        if connection.id in self.rows:
+            raise DuplicateKey(connection.id)
+        self.end_users.add((connection.hub_id, connection.user_id))
+        self.rows[connection.id] = connection
+
+    async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
+        row = self.rows.get(connection_id)
+        return row if row and row.organisation_id == organisation_id else None
+
+    async def list_for_user(
+        self, organisation_id: str, hub_id: str, user_id: str
+    ) -> list[Connection]:
+        rows = [
+            r
+            for r in self.rows.values()
+            if (r.organisation_id, r.hub_id, r.user_id) == (organisation_id, hub_id, user_id)
+        ]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
+
+    async def delete(self, organisation_id: str, connection_id: str) -> bool:
+        if await self.get(organisation_id, connection_id) is None:
+            return False
+        del self.rows[connection_id]
+        return True
+
+    async def update_tokens(
+        self,
+        connection_id: str,
+        *,
+        token_type: str,
+        sealed_access_token: str,
+        sealed_refresh_token: str | None,
+        expires_at: datetime | None,
+        scopes: tuple[str, ...],
+    ) -> None:
+        if connection_id in self.rows:
+            self.rows[connection_id] = replace(
+                self.rows[connection_id],
+                token_type=token_type,
+                sealed_access_token=sealed_access_token,
+                sealed_refresh_token=sealed_refresh_token,
+                expires_at=expires_at,
+                scopes=scopes,
+            )
+
+    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
+        if connection_id in self.rows:
+            self.rows[connection_id] = replace(self.rows[connection_id], status=status)
+
+    def remove_where(self, hub_id: str | None = None, connector_id: str | None = None) -> None:
+        """The cascades the SQL schema declares."""
+        for key, row in list(self.rows.items()):
+            if row.hub_id == hub_id or row.connector_id == connector_id:
+                del self.rows[key]
+        if hub_id is not None:
+            self.end_users = {u for u in self.end_users if u[0] != hub_id}
+
+
+class InMemoryRefreshLock:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, datetime]] = {}
+
+    async def acquire(
+        self, connection_id: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        current = self.rows.get(connection_id)
+        if current is not None and current[1] > now:
+            return False
+        self.rows[connection_id] = (holder, until)
+        return True
+
+    async def release(self, connection_id: str, holder: str) -> None:
+        if self.rows.get(connection_id, ("", None))[0] == holder:
+            del self.rows[connection_id]
+
+
+class InMemoryCredentialRepository:
+    def __init__(self, connections: InMemoryConnectionRepository) -> None:
         self.rows: dict[str, Credential] = {}
+        self._connections = connections
 
     async def add(self, credential: Credential) -> None:
         if credential.id in self.rows:
@@ -57,13 +150,16 @@ class InMemoryCredentialRepository:
     async def delete(self, organisation_id: str, credential_id: str) -> bool:
         if await self.get(organisation_id, credential_id) is None:
             return False
+        if any(c.credential_id == credential_id for c in self._connections.rows.values()):
+            raise CredentialInUse
         del self.rows[credential_id]
         return True
 
 
 class InMemoryConnectorRepository:
-    def __init__(self) -> None:
+    def __init__(self, connections: InMemoryConnectionRepository) -> None:
         self.rows: dict[str, Connector] = {}
+        self._connections = connections
 
     async def add(self, connector: Connector) -> None:
         if connector.id in self.rows:
@@ -82,13 +178,17 @@ class InMemoryConnectorRepository:
         if await self.get(hub_id, connector_id) is None:
             return False
         del self.rows[connector_id]
+        self._connections.remove_where(connector_id=connector_id)
         return True
 
 
 class InMemoryHubRepository:
-    def __init__(self, connectors: InMemoryConnectorRepository) -> None:
+    def __init__(
+        self, connectors: InMemoryConnectorRepository, connections: InMemoryConnectionRepository
+    ) -> None:
         self.rows: dict[str, Hub] = {}
         self._connectors = connectors
+        self._connections = connections
 
     async def add(self, hub: Hub) -> None:
         if hub.id in self.rows:
@@ -109,6 +209,7 @@ class InMemoryHubRepository:
         del self.rows[hub_id]
         for connector in await self._connectors.list(hub_id):
             del self._connectors.rows[connector.id]
+        self._connections.remove_where(hub_id=hub_id)
         return True
 
 
@@ -139,13 +240,16 @@ class InMemoryHealthCheck:
 
 
 def in_memory_storage() -> Storage:
-    connectors = InMemoryConnectorRepository()
+    connections = InMemoryConnectionRepository()
+    connectors = InMemoryConnectorRepository(connections)
     return Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=InMemoryApiKeyRepository(),
-        credentials=InMemoryCredentialRepository(),
-        hubs=InMemoryHubRepository(connectors),
+        credentials=InMemoryCredentialRepository(connections),
+        hubs=InMemoryHubRepository(connectors, connections),
         connectors=connectors,
         used_states=InMemoryUsedStateRepository(),
+        connections=connections,
+        refresh_locks=InMemoryRefreshLock(),
         health=InMemoryHealthCheck(),
     )

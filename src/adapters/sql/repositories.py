@@ -8,12 +8,23 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
+from application.errors import CredentialInUse
 from application.ports import Storage
-from domain.model import ApiKey, Connector, Credential, Hub, Organisation, TokenAuthMethod
+from domain.model import (
+    ApiKey,
+    Connection,
+    ConnectionStatus,
+    Connector,
+    Credential,
+    Hub,
+    Organisation,
+    TokenAuthMethod,
+)
 from domain.scopes import ScopeSeparator
 
 
@@ -120,12 +131,16 @@ class SqlCredentialRepository(_SqlRepository):
         return [_credential(row) for row in rows]
 
     async def delete(self, organisation_id: str, credential_id: str) -> bool:
+        """Refused with ``CredentialInUse`` while connections use it (ON DELETE RESTRICT)."""
         c = t.credentials.c
-        return await self._delete(
-            t.credentials.delete().where(
-                c.id == credential_id, c.organisation_id == organisation_id
+        try:
+            return await self._delete(
+                t.credentials.delete().where(
+                    c.id == credential_id, c.organisation_id == organisation_id
+                )
             )
-        )
+        except IntegrityError as exc:
+            raise CredentialInUse from exc
 
 
 def _hub(row: sa.Row[Any]) -> Hub:
@@ -185,6 +200,8 @@ def _connector(row: sa.Row[Any]) -> Connector:
         pkce=row.pkce,
         token_auth_method=TokenAuthMethod(row.token_auth_method),
         created_at=row.created_at,
+        issuer=row.issuer,
+        iss_parameter_supported=row.iss_parameter_supported,
     )
 
 
@@ -201,6 +218,8 @@ class SqlConnectorRepository(_SqlRepository):
                 "pkce": connector.pkce,
                 "token_auth_method": connector.token_auth_method.value,
                 "created_at": connector.created_at,
+                "issuer": connector.issuer,
+                "iss_parameter_supported": connector.iss_parameter_supported,
             },
         )
 
@@ -222,6 +241,163 @@ class SqlConnectorRepository(_SqlRepository):
         c = t.connectors.c
         return await self._delete(
             t.connectors.delete().where(c.id == connector_id, c.hub_id == hub_id)
+        )
+
+
+def _upsert_builder(conn: AsyncConnection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+_CONNECTION_COLUMNS = [*t.connections.c, t.end_users.c.external_id.label("user_id")]
+_CONNECTIONS = t.connections.join(t.end_users, t.connections.c.end_user_id == t.end_users.c.id)
+
+
+def _connection(row: sa.Row[Any]) -> Connection:
+    return Connection(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        hub_id=row.hub_id,
+        user_id=row.user_id,
+        connector_id=row.connector_id,
+        credential_id=row.credential_id,
+        name=row.name,
+        scopes=tuple(row.scopes),
+        token_type=row.token_type,
+        sealed_access_token=row.sealed_access_token,
+        sealed_refresh_token=row.sealed_refresh_token,
+        expires_at=row.expires_at,
+        status=ConnectionStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+class SqlConnectionRepository(_SqlRepository):
+    async def add(self, connection: Connection) -> None:
+        """The end user row is created on first use; a racing first use is absorbed by the
+        unique (hub, user id) constraint, and both connections land on the one end user."""
+        users = t.end_users.c
+        async with self._engine.begin() as conn:
+            insert = _upsert_builder(conn)(t.end_users).values(
+                id=connection.id,  # the first connection's id names its end user: unique
+                hub_id=connection.hub_id,
+                external_id=connection.user_id,
+                created_at=connection.created_at,
+            )
+            await conn.execute(
+                insert.on_conflict_do_nothing(index_elements=["hub_id", "external_id"])
+            )
+            end_user_id = (
+                await conn.execute(
+                    sa.select(users.id).where(
+                        users.hub_id == connection.hub_id, users.external_id == connection.user_id
+                    )
+                )
+            ).scalar_one()
+            await conn.execute(
+                t.connections.insert().values(
+                    id=connection.id,
+                    organisation_id=connection.organisation_id,
+                    hub_id=connection.hub_id,
+                    end_user_id=end_user_id,
+                    connector_id=connection.connector_id,
+                    credential_id=connection.credential_id,
+                    name=connection.name,
+                    scopes=list(connection.scopes),
+                    token_type=connection.token_type,
+                    sealed_access_token=connection.sealed_access_token,
+                    sealed_refresh_token=connection.sealed_refresh_token,
+                    expires_at=connection.expires_at,
+                    status=connection.status.value,
+                    created_at=connection.created_at,
+                )
+            )
+
+    async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
+        c = t.connections.c
+        row = await self._one(
+            sa.select(*_CONNECTION_COLUMNS)
+            .select_from(_CONNECTIONS)
+            .where(c.id == connection_id, c.organisation_id == organisation_id)
+        )
+        return _connection(row) if row else None
+
+    async def list_for_user(
+        self, organisation_id: str, hub_id: str, user_id: str
+    ) -> list[Connection]:
+        c = t.connections.c
+        rows = await self._all(
+            sa.select(*_CONNECTION_COLUMNS)
+            .select_from(_CONNECTIONS)
+            .where(
+                c.organisation_id == organisation_id,
+                c.hub_id == hub_id,
+                t.end_users.c.external_id == user_id,
+            )
+            .order_by(c.created_at, c.id)
+        )
+        return [_connection(row) for row in rows]
+
+    async def delete(self, organisation_id: str, connection_id: str) -> bool:
+        c = t.connections.c
+        return await self._delete(
+            t.connections.delete().where(
+                c.id == connection_id, c.organisation_id == organisation_id
+            )
+        )
+
+    async def update_tokens(
+        self,
+        connection_id: str,
+        *,
+        token_type: str,
+        sealed_access_token: str,
+        sealed_refresh_token: str | None,
+        expires_at: datetime | None,
+        scopes: tuple[str, ...],
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                t.connections.update()
+                .where(t.connections.c.id == connection_id)
+                .values(
+                    token_type=token_type,
+                    sealed_access_token=sealed_access_token,
+                    sealed_refresh_token=sealed_refresh_token,
+                    expires_at=expires_at,
+                    scopes=list(scopes),
+                )
+            )
+
+    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                t.connections.update()
+                .where(t.connections.c.id == connection_id)
+                .values(status=status.value)
+            )
+
+
+class SqlRefreshLock(_SqlRepository):
+    async def acquire(
+        self, connection_id: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        """One statement: insert the lock, or take it over only when its lease has run out."""
+        locks = t.refresh_locks
+        async with self._engine.begin() as conn:
+            insert = _upsert_builder(conn)(locks).values(
+                connection_id=connection_id, holder=holder, expires_at=until
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=["connection_id"],
+                set_={"holder": holder, "expires_at": until},
+                where=locks.c.expires_at <= now,
+            )
+            return bool((await conn.execute(statement)).rowcount == 1)
+
+    async def release(self, connection_id: str, holder: str) -> None:
+        c = t.refresh_locks.c
+        await self._delete(
+            t.refresh_locks.delete().where(c.connection_id == connection_id, c.holder == holder)
         )
 
 
@@ -260,5 +436,7 @@ def sql_storage(engine: AsyncEngine) -> Storage:
         hubs=SqlHubRepository(engine),
         connectors=SqlConnectorRepository(engine),
         used_states=SqlUsedStateRepository(engine),
+        connections=SqlConnectionRepository(engine),
+        refresh_locks=SqlRefreshLock(engine),
         health=SqlHealthCheck(engine),
     )

@@ -105,6 +105,69 @@ connectors = sa.Table(
     sa.Column("pkce", sa.Boolean(), nullable=False),
     sa.Column("token_auth_method", sa.String(32), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("issuer", sa.String(2048), nullable=True),
+    sa.Column("iss_parameter_supported", sa.Boolean(), nullable=False, server_default=sa.true()),
+)
+
+end_users = sa.Table(
+    "end_users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("hub_id", ID, sa.ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("hub_id", "external_id"),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("hub_id", ID, sa.ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "end_user_id",
+        ID,
+        sa.ForeignKey("end_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column(
+        "connector_id",
+        ID,
+        sa.ForeignKey("connectors.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column(
+        "credential_id",
+        ID,
+        sa.ForeignKey("credentials.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("token_type", sa.String(64), nullable=False),
+    sa.Column("sealed_access_token", sa.Text(), nullable=False),
+    sa.Column("sealed_refresh_token", sa.Text(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+refresh_locks = sa.Table(
+    "refresh_locks",
+    metadata,
+    sa.Column("connection_id", ID, primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 used_states = sa.Table(

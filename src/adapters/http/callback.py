@@ -1,0 +1,84 @@
+"""``GET /oauth2/callback``: where providers send the end user back (the ``redirect_uri``)."""
+
+import html
+from typing import Annotated, Any
+
+from litestar import Response, get
+from litestar.params import QueryParameter
+
+from adapters.http.dependencies import UseCases
+from adapters.http.pages import html_response, json_for_html, new_nonce, page_headers
+from application.callback import CallbackParams
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style nonce="{nonce}">
+body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem;
+       color: #1f2328; line-height: 1.5 }}
+h1 {{ font-size: 1.3rem }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p id="summary">{summary}</p>
+<script type="application/json" id="result" nonce="{nonce}">{result}</script>
+<script nonce="{nonce}">
+(function () {{
+  var result = JSON.parse(document.getElementById("result").textContent);
+  if (!window.opener || result.origins.length === 0) {{ return; }}
+  result.origins.forEach(function (origin) {{
+    try {{ window.opener.postMessage(result.message, origin); }} catch (e) {{}}
+  }});
+  window.close();
+}})();
+</script>
+</body>
+</html>
+"""
+
+
+def _query(name: str) -> Any:
+    return QueryParameter(name=name, required=False, max_length=4096)
+
+
+@get(
+    "/oauth2/callback",
+    tags=["connect"],
+    security=[],
+    summary="The redirect_uri: hands the authorization result to the embedding page",
+    include_in_schema=True,
+)
+async def oauth2_callback(
+    *,
+    services: UseCases,
+    oauth_state: Annotated[str | None, _query("state")] = None,
+    code: Annotated[str | None, _query("code")] = None,
+    iss: Annotated[str | None, _query("iss")] = None,
+    error: Annotated[str | None, _query("error")] = None,
+    error_description: Annotated[str | None, _query("error_description")] = None,
+) -> Response[Any]:
+    """Answers with a small page that posts `{code, state}` (or `{error, errorDescription,
+    state}`) to `window.opener`, addressed only to the hub's allowed origins, then closes.
+    The state is checked here but consumed only when the connection is created."""
+    result = await services.callback(
+        CallbackParams(
+            state=oauth_state or None,
+            code=code or None,
+            iss=iss or None,
+            error=error or None,
+            error_description=error_description or None,
+        )
+    )
+    nonce = new_nonce()
+    title = "Connected" if result.ok else "The connection could not be completed"
+    body = _PAGE.format(
+        title=html.escape(title),
+        summary=html.escape(result.summary),
+        nonce=nonce,
+        result=json_for_html({"origins": list(result.origins), "message": result.message}),
+    )
+    return html_response(body, 200 if result.ok else 400, page_headers(nonce))

@@ -1,0 +1,108 @@
+"""Connections of end users, and fresh access tokens."""
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody
+
+from adapters.http.auth import require_json
+from adapters.http.dependencies import CallerOrganisation, UseCases
+from adapters.http.dto import AccessTokenRead, ConnectionCreate, ConnectionList, ConnectionRead
+from adapters.http.openapi import errors
+from application.connections import NewConnection
+from domain.model import Connection
+
+
+def _connection(c: Connection) -> ConnectionRead:
+    return ConnectionRead(
+        id=c.id,
+        hub_id=c.hub_id,
+        user_id=c.user_id,
+        connector_id=c.connector_id,
+        credential_id=c.credential_id,
+        name=c.name,
+        scopes=list(c.scopes),
+        expires_at=c.expires_at,
+        status=c.status.value,
+        created_at=c.created_at,
+    )
+
+
+class UserConnectionController(Controller):
+    path = "/hubs/{hub_id:str}/users/{user_id:str}/connections"
+    tags = ("connections",)
+
+    @post(
+        guards=[require_json],
+        responses=errors(404, 409, 413, 415, 502, 504),
+        summary="Create a connection from an authorization code",
+    )
+    async def create(
+        self,
+        hub_id: FromPath[str],
+        user_id: FromPath[str],
+        data: JSONBody[ConnectionCreate],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+    ) -> ConnectionRead:
+        """Consumes the `state`, exchanges the `code` at the connector's token endpoint and
+        stores the tokens encrypted. Tokens are never returned here."""
+        connection = await services.create_connection(
+            NewConnection(
+                organisation_id=organisation_id,
+                hub_id=hub_id,
+                user_id=user_id,
+                connector_id=data.connector_id,
+                code=data.code,
+                state=data.state,
+                name=data.name or None,
+            )
+        )
+        return _connection(connection)
+
+    @get(responses=errors(404), summary="List an end user's connections")
+    async def list_all(
+        self,
+        hub_id: FromPath[str],
+        user_id: FromPath[str],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+    ) -> ConnectionList:
+        connections = await services.connections.list_for_user(organisation_id, hub_id, user_id)
+        return ConnectionList(items=[_connection(c) for c in connections])
+
+
+class ConnectionController(Controller):
+    path = "/connections"
+    tags = ("connections",)
+
+    @get("/{connection_id:str}", responses=errors(404), summary="Get a connection")
+    async def get_one(
+        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> ConnectionRead:
+        return _connection(await services.connections.get(organisation_id, connection_id))
+
+    @delete(
+        "/{connection_id:str}",
+        responses=errors(404),
+        summary="Delete a connection and its stored tokens",
+    )
+    async def remove(
+        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> None:
+        await services.connections.delete(organisation_id, connection_id)
+
+    @post(
+        "/{connection_id:str}/access-token",
+        status_code=200,
+        responses=errors(404, 409, 502, 503, 504),
+        summary="A fresh access token, refreshed first when it is about to expire",
+    )
+    async def access_token(
+        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> AccessTokenRead:
+        token = await services.access_token(organisation_id, connection_id)
+        return AccessTokenRead(
+            access_token=token.access_token,
+            token_type=token.token_type,
+            expires_at=token.expires_at,
+            scopes=list(token.scopes),
+        )

@@ -1,0 +1,80 @@
+"""The HTTP client for providers' token endpoints."""
+
+import asyncio
+import base64
+import json
+from urllib.parse import quote_plus
+
+import httpx
+
+from application.errors import ProviderTimeout, ProviderUnavailable
+from application.ports import TokenEndpointAnswer, TokenRequest
+from domain.model import TokenAuthMethod
+
+MAX_RESPONSE_BYTES = 256 * 1024
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """RFC 6749 §2.3.1: both parts form-urlencoded before they are joined and base64-encoded."""
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+class HttpxTokenEndpoint:
+    """Form-encoded POSTs, ``Accept: application/json``, no redirects followed, a cap on the
+    response size, and a total deadline on top of httpx's connect and read timeouts."""
+
+    def __init__(
+        self,
+        *,
+        total_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._total_timeout = total_timeout
+        self._max_bytes = max_response_bytes
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(total_timeout, connect=connect_timeout),
+            headers={"Accept": "application/json", "User-Agent": "embed-oauth"},
+            transport=transport,
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
+        form = list(request.form)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if request.auth_method is TokenAuthMethod.CLIENT_SECRET_BASIC:
+            headers["Authorization"] = basic_authorization(request.client_id, request.client_secret)
+        else:
+            form += [("client_id", request.client_id), ("client_secret", request.client_secret)]
+        try:
+            async with asyncio.timeout(self._total_timeout):
+                return await self._send(request.token_url, form, headers)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise ProviderTimeout("The provider's token endpoint did not answer in time.") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(
+                f"The provider's token endpoint could not be reached ({type(exc).__name__})."
+            ) from exc
+
+    async def _send(
+        self, url: str, form: list[tuple[str, str]], headers: dict[str, str]
+    ) -> TokenEndpointAnswer:
+        async with self._client.stream("POST", url, data=dict(form), headers=headers) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self._max_bytes:
+                    raise ProviderUnavailable(
+                        f"The provider's token response is larger than {self._max_bytes} bytes."
+                    )
+        try:
+            parsed: object = json.loads(body)
+        except ValueError:
+            parsed = None
+        return TokenEndpointAnswer(status=response.status_code, body=parsed)

@@ -1,0 +1,84 @@
+"""The provider's redirect back to us: what the callback page may tell the embedding page."""
+
+from dataclasses import dataclass, field
+
+from application.ports import ConnectorRepository, HubRepository
+from application.states import InvalidState, RedeemState
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackParams:
+    state: str | None
+    code: str | None = None
+    iss: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """``message`` goes to ``window.opener``, only at ``origins``; ``ok`` is a usable code."""
+
+    ok: bool
+    summary: str
+    origins: tuple[str, ...] = ()
+    message: dict[str, str] = field(default_factory=dict)
+
+
+class HandleCallback:
+    """Check an authorization response without consuming its state.
+
+    Rules: the state must be one we issued, unexpired and unused, for a hub and connector that
+    still exist; with an issuer configured on the connector, ``iss`` must match (RFC 9207),
+    or the response is treated as a possible mix-up attack and its code is never passed on.
+    A provider error (RFC 6749 §4.1.2.1) is passed on to the embedding page as such.
+    """
+
+    def __init__(
+        self, states: RedeemState, hubs: HubRepository, connectors: ConnectorRepository
+    ) -> None:
+        self._states = states
+        self._hubs = hubs
+        self._connectors = connectors
+
+    async def __call__(self, params: CallbackParams) -> CallbackResult:
+        if not params.state:
+            return CallbackResult(False, "The response has no state: it was not started by us.")
+        try:
+            opened = await self._states.inspect(params.state)
+        except InvalidState as exc:
+            return CallbackResult(False, f"{exc.message} Start the connection again.")
+        claims = opened.claims
+        hub = await self._hubs.get(claims.organisation_id, claims.hub_id)
+        connector = await self._connectors.get(claims.hub_id, claims.connector_id) if hub else None
+        if hub is None or connector is None:
+            return CallbackResult(False, "The hub or connector of this request no longer exists.")
+        if not connector.accepts_issuer(params.iss):
+            return CallbackResult(
+                False,
+                "The response did not come from the expected provider (iss mismatch).",
+                hub.allowed_origins,
+                {
+                    "error": "invalid_issuer",
+                    "errorDescription": "iss did not match",
+                    "state": params.state,
+                },
+            )
+        if params.error:
+            message = {"error": params.error[:100], "state": params.state}
+            if params.error_description:
+                message["errorDescription"] = params.error_description[:500]
+            return CallbackResult(
+                False,
+                f"The provider answered with an error: {message['error']}.",
+                hub.allowed_origins,
+                message,
+            )
+        if not params.code:
+            return CallbackResult(False, "The response has neither a code nor an error.")
+        return CallbackResult(
+            True,
+            "Authorised. You can close this window.",
+            hub.allowed_origins,
+            {"code": params.code, "state": params.state},
+        )

@@ -1,0 +1,201 @@
+"""Connections: the code exchange that creates one, and reading, listing and deleting them."""
+
+from dataclasses import dataclass
+
+from application.credentials import secret_context
+from application.errors import NotFound
+from application.identity import new_id
+from application.ports import (
+    Clock,
+    ConnectionRepository,
+    ConnectorRepository,
+    CredentialRepository,
+    HubRepository,
+    RandomSource,
+    SecretCipher,
+    TokenEndpoint,
+    TokenRequest,
+)
+from application.states import InvalidState, RedeemState, StateScope
+from application.token_grants import obtain_tokens
+from application.validation import MAX_NAME_LENGTH
+from domain.errors import FieldErrors
+from domain.model import Connection, ConnectionStatus, Hub
+
+MAX_USER_ID_LENGTH = 256
+MAX_CODE_LENGTH = 4096
+
+
+def access_token_context(connection_id: str) -> str:
+    return f"connection:{connection_id}:access_token"
+
+
+def refresh_token_context(connection_id: str) -> str:
+    return f"connection:{connection_id}:refresh_token"
+
+
+def check_user_id(errors: FieldErrors, user_id: str) -> None:
+    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
+        errors.add("user_id", f"must be 1 to {MAX_USER_ID_LENGTH} printable characters")
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    organisation_id: str
+    hub_id: str
+    user_id: str
+    connector_id: str
+    code: str
+    state: str
+    name: str | None = None
+
+
+class CreateConnection:
+    """Exchange an authorization code for tokens and store them as a connection.
+
+    Rules, in order:
+    - the hub is the caller's organisation's and the connector is that hub's (404);
+    - the state was issued for this organisation, hub and connector, is unexpired, and is
+      consumed here atomically, so a second use fails even when requests race;
+    - the credential is read fresh (a deleted one stops working at once) and must still have
+      the client ID, and we the redirect URI, that the state was issued for;
+    - the code is exchanged with the decrypted secret, the same redirect URI and the PKCE
+      verifier; a refusal is a 400 carrying the provider's error, a failure a 502 or 504;
+    - only a complete connection is stored, with its tokens encrypted; the end user is
+      created on first use.
+    """
+
+    def __init__(
+        self,
+        *,
+        hubs: HubRepository,
+        connectors: ConnectorRepository,
+        credentials: CredentialRepository,
+        connections: ConnectionRepository,
+        states: RedeemState,
+        cipher: SecretCipher,
+        token_endpoint: TokenEndpoint,
+        clock: Clock,
+        random: RandomSource,
+        redirect_uri: str,
+    ) -> None:
+        self._hubs = hubs
+        self._connectors = connectors
+        self._credentials = credentials
+        self._connections = connections
+        self._states = states
+        self._cipher = cipher
+        self._token_endpoint = token_endpoint
+        self._clock = clock
+        self._random = random
+        self._redirect_uri = redirect_uri
+
+    async def __call__(self, new: NewConnection) -> Connection:
+        errors = FieldErrors()
+        check_user_id(errors, new.user_id)
+        for field, value in (
+            ("connectorId", new.connector_id),
+            ("code", new.code),
+            ("state", new.state),
+        ):
+            if not value:
+                errors.add(field, "is required")
+        if len(new.code) > MAX_CODE_LENGTH or not new.code.isprintable():
+            errors.add("code", f"must be at most {MAX_CODE_LENGTH} printable characters")
+        if new.name is not None and (len(new.name) > MAX_NAME_LENGTH or not new.name.isprintable()):
+            errors.add("name", f"must be at most {MAX_NAME_LENGTH} printable characters")
+        errors.raise_if_any()
+
+        hub = await self._hubs.get(new.organisation_id, new.hub_id)
+        if hub is None:
+            raise NotFound("hub")
+        connector = await self._connectors.get(hub.id, new.connector_id)
+        if connector is None:
+            raise NotFound("connector", field="connectorId")
+        opened = await self._states.redeem(
+            new.state, StateScope(new.organisation_id, hub.id, connector.id)
+        )
+        claims = opened.claims
+        credential = await self._credentials.get(new.organisation_id, claims.credential_id)
+        if credential is None:
+            raise NotFound("credential")
+        if not claims.is_bound_to(credential.client_id, self._redirect_uri):
+            raise InvalidState("issued for another client ID or redirect URI")
+
+        form = [
+            ("grant_type", "authorization_code"),
+            ("code", new.code),
+            ("redirect_uri", self._redirect_uri),
+        ]
+        if connector.pkce:
+            form.append(("code_verifier", opened.pkce_verifier))
+        tokens = await obtain_tokens(
+            self._token_endpoint,
+            TokenRequest(
+                token_url=connector.token_url,
+                auth_method=connector.token_auth_method,
+                client_id=credential.client_id,
+                client_secret=self._cipher.decrypt(
+                    credential.sealed_secret, context=secret_context(credential.id)
+                ),
+                form=tuple(form),
+            ),
+            requested_scopes=claims.scopes,
+            separator=connector.scope_separator,
+            now=self._clock.now(),
+        )
+        connection_id, now = new_id(self._clock, self._random)
+        connection = Connection(
+            id=connection_id,
+            organisation_id=new.organisation_id,
+            hub_id=hub.id,
+            user_id=new.user_id,
+            connector_id=connector.id,
+            credential_id=credential.id,
+            name=new.name or connector.name,
+            scopes=tokens.scopes,
+            token_type=tokens.token_type,
+            sealed_access_token=self._cipher.encrypt(
+                tokens.access_token, context=access_token_context(connection_id)
+            ),
+            sealed_refresh_token=(
+                self._cipher.encrypt(
+                    tokens.refresh_token, context=refresh_token_context(connection_id)
+                )
+                if tokens.refresh_token
+                else None
+            ),
+            expires_at=tokens.expires_at,
+            status=ConnectionStatus.ACTIVE,
+            created_at=now,
+        )
+        await self._connections.add(connection)
+        return connection
+
+
+class ManageConnections:
+    def __init__(self, hubs: HubRepository, connections: ConnectionRepository) -> None:
+        self._hubs = hubs
+        self._connections = connections
+
+    async def _hub(self, organisation_id: str, hub_id: str) -> Hub:
+        hub = await self._hubs.get(organisation_id, hub_id)
+        if hub is None:
+            raise NotFound("hub")
+        return hub
+
+    async def list_for_user(
+        self, organisation_id: str, hub_id: str, user_id: str
+    ) -> list[Connection]:
+        hub = await self._hub(organisation_id, hub_id)
+        return await self._connections.list_for_user(organisation_id, hub.id, user_id)
+
+    async def get(self, organisation_id: str, connection_id: str) -> Connection:
+        connection = await self._connections.get(organisation_id, connection_id)
+        if connection is None:
+            raise NotFound("connection")
+        return connection
+
+    async def delete(self, organisation_id: str, connection_id: str) -> None:
+        if not await self._connections.delete(organisation_id, connection_id):
+            raise NotFound("connection")

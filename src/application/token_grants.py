@@ -1,0 +1,36 @@
+"""Asking a provider's token endpoint for tokens, and reading its answer."""
+
+from datetime import datetime
+
+from application.errors import ProviderRejected, ProviderUnavailable
+from application.ports import TokenEndpoint, TokenRequest
+from domain.scopes import ScopeSeparator
+from domain.tokens import InvalidTokenResponse, TokenSet, read_token_error, read_token_response
+
+
+async def obtain_tokens(
+    endpoint: TokenEndpoint,
+    request: TokenRequest,
+    *,
+    requested_scopes: tuple[str, ...],
+    separator: ScopeSeparator,
+    now: datetime,
+) -> TokenSet:
+    """A token set, or: ``ProviderRejected`` for an RFC 6749 §5.2 error (also when a provider
+    sends it with status 200), ``ProviderUnavailable`` for a 5xx or an unreadable answer."""
+    answer = await endpoint.request(request)
+    error = read_token_error(answer.body)
+    if 200 <= answer.status < 300:
+        if error is not None and not (
+            isinstance(answer.body, dict) and answer.body.get("access_token")
+        ):
+            raise ProviderRejected(error.error, error.description)
+        try:
+            return read_token_response(
+                answer.body, requested_scopes=requested_scopes, separator=separator, now=now
+            )
+        except InvalidTokenResponse as exc:
+            raise ProviderUnavailable(f"The provider's token response is unusable: {exc}.") from exc
+    if error is not None and answer.status < 500:
+        raise ProviderRejected(error.error, error.description)
+    raise ProviderUnavailable(f"The provider's token endpoint answered HTTP {answer.status}.")

@@ -1,0 +1,117 @@
+"""Reading token endpoint responses (RFC 6749 §5.1 and §5.2) and deciding when to refresh."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.scopes import ScopeSeparator
+
+MAX_TOKEN_LENGTH = 32 * 1024
+MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+# error and error_description: %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2)
+_ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
+class InvalidTokenResponse(ValueError):
+    """A successful-looking response that does not carry a usable token."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    token_type: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenError:
+    """The provider's own words for a refusal, cleaned so they are safe to pass on."""
+
+    error: str
+    description: str | None
+
+
+def _token(payload: Mapping[str, object], name: str) -> str | None:
+    value = payload.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TOKEN_LENGTH or not value.isprintable():
+        raise InvalidTokenResponse(f"{name} is not a usable string")
+    return value
+
+
+def _expires_in(value: object) -> int | None:
+    """A positive number of seconds; numeric strings are accepted (several providers send them)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidTokenResponse("expires_in is not a number")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 < value <= MAX_EXPIRES_IN:
+        raise InvalidTokenResponse("expires_in is not a positive number of seconds")
+    return value
+
+
+def read_token_response(
+    payload: object,
+    *,
+    requested_scopes: tuple[str, ...],
+    separator: ScopeSeparator,
+    now: datetime,
+) -> TokenSet:
+    """Interpret a 200 answer. ``access_token`` is required; a missing ``token_type`` is taken
+    as ``Bearer`` (some providers omit it); a missing ``scope`` means the requested scopes;
+    ``scope`` is split on the connector's separator and on spaces."""
+    if not isinstance(payload, Mapping):
+        raise InvalidTokenResponse("the response is not a JSON object")
+    access_token = _token(payload, "access_token")
+    if access_token is None:
+        raise InvalidTokenResponse("access_token is missing")
+    token_type = _token(payload, "token_type") or "Bearer"
+    expires_in = _expires_in(payload.get("expires_in"))
+    raw_scope = payload.get("scope")
+    if raw_scope is None or raw_scope == "":
+        scopes = requested_scopes
+    elif isinstance(raw_scope, str):
+        scopes = tuple(
+            dict.fromkeys(s for s in re.split(rf"[ {re.escape(separator.value)}]+", raw_scope) if s)
+        )
+    elif isinstance(raw_scope, list) and all(isinstance(s, str) for s in raw_scope):
+        scopes = tuple(dict.fromkeys(s for s in raw_scope if s))
+    else:
+        raise InvalidTokenResponse("scope is neither a string nor a list of strings")
+    return TokenSet(
+        access_token=access_token,
+        token_type=token_type,
+        refresh_token=_token(payload, "refresh_token"),
+        expires_at=now + timedelta(seconds=expires_in) if expires_in else None,
+        scopes=scopes,
+    )
+
+
+def _clean(value: object, limit: int) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value if _ERROR_TEXT.fullmatch(value) else re.sub(r"[^\x20-\x7e]", "?", value)
+    return text[:limit]
+
+
+def read_token_error(payload: object) -> TokenError | None:
+    """The RFC 6749 §5.2 error in a response body, if there is one."""
+    if not isinstance(payload, Mapping):
+        return None
+    error = _clean(payload.get("error"), 100)
+    if error is None:
+        return None
+    return TokenError(error=error, description=_clean(payload.get("error_description"), 500))
+
+
+def needs_refresh(expires_at: datetime | None, now: datetime, margin: timedelta) -> bool:
+    """A token without an expiry is used until the provider says otherwise."""
+    return expires_at is not None and now + margin >= expires_at
