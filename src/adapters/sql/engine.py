@@ -15,13 +15,15 @@ def is_sqlite(url: str) -> bool:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a
     # power loss, not just a process crash; foreign keys enforce the cascades the schema
-    # declares; busy_timeout makes a writer wait for the lock instead of failing at once.
+    # declares; busy_timeout makes a writer wait for the lock instead of failing at once;
+    # secure_delete overwrites deleted rows, so deleted tokens do not linger in the file.
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
         "synchronous=FULL",
         "foreign_keys=ON",
         "busy_timeout=5000",
+        "secure_delete=ON",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

@@ -1,0 +1,364 @@
+"""The whole authorization-code flow against a real OAuth 2.0 server (Authlib) on loopback."""
+
+import json
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from adapters.bootstrap import create_app, create_organisation, open_backend
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.settings import Settings
+from adapters.sql import schema
+from adapters.sql.engine import create_engine
+from tests.support.oauth_provider import PASSWORD, USERNAME, Client, Provider, RunningProvider
+
+PUBLIC_URL = "http://127.0.0.1:8765"
+REDIRECT_URI = f"{PUBLIC_URL}/oauth2/callback"
+APP_ORIGIN = "https://app.example"
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class Flow:
+    client: AsyncTestClient[Any]
+    provider: Provider
+    clock: MovableClock
+    organisation_id: str
+    api_key: str
+    db_path: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def post(self, path: str, body: object) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=self.auth)
+
+    async def connector(
+        self, oauth_client: Client, *, pkce: bool = True, **extra: object
+    ) -> dict[str, str]:
+        credential = await self.post(
+            "/credentials",
+            {
+                "name": "Test provider",
+                "clientId": oauth_client.client_id,
+                "clientSecret": oauth_client.client_secret,
+            },
+        )
+        hub = await self.post("/hubs", {"name": "Main", "allowedOrigins": [APP_ORIGIN]})
+        connector = await self.post(
+            f"/hubs/{hub.json()['id']}/connectors",
+            {
+                "name": "Test provider",
+                "tokenUrl": self.provider.token_url,
+                "pkce": pkce,
+                "tokenAuthMethod": oauth_client.auth_method,
+                **extra,
+            },
+        )
+        assert connector.status_code == 201, connector.text
+        return {
+            "credential": credential.json()["id"],
+            "hub": hub.json()["id"],
+            "connector": connector.json()["id"],
+            "client_id": oauth_client.client_id,
+        }
+
+    async def initialise(self, ids: dict[str, str], scopes: list[str] | None = None) -> str:
+        response = await self.post(
+            f"/embed/{ids['hub']}/connector/{ids['connector']}/oauth2/initialise",
+            {
+                "authorizeUrl": self.provider.authorize_url,
+                "clientId": ids["client_id"],
+                "credential": {"id": ids["credential"], "organisationId": self.organisation_id},
+                "scopes": scopes or ["contacts.read"],
+            },
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["url"])
+
+    async def connect(
+        self, ids: dict[str, str], code: str, state: str, user: str = "u-1"
+    ) -> httpx.Response:
+        return await self.post(
+            f"/hubs/{ids['hub']}/users/{user}/connections",
+            {"connectorId": ids["connector"], "code": code, "state": state},
+        )
+
+
+def consent(url: str, decision: str = "allow") -> dict[str, str]:
+    """What a person does at the provider: sign in and allow (or deny). Returns the query of
+    the redirect back to our callback."""
+    with httpx.Client() as browser:
+        page = browser.get(url)
+        assert page.status_code == 200, page.text
+        answer = browser.post(
+            url, data={"username": USERNAME, "password": PASSWORD, "decision": decision}
+        )
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+@pytest.fixture(scope="module")
+def running_provider() -> Iterator[RunningProvider]:
+    running = RunningProvider()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def flow(running_provider: RunningProvider, tmp_path: Path) -> AsyncIterator[Flow]:
+    provider = running_provider.provider
+    provider.expires_in, provider.send_iss, provider.iss_value = 3600, False, None
+    db_path = tmp_path / "flow.sqlite3"
+    url = f"sqlite+aiosqlite:///{db_path}"
+    engine = create_engine(url)
+    await schema.upgrade(engine)
+    await engine.dispose()
+    backend = open_backend(url)
+    created = await create_organisation(backend.storage)("Acme")
+    clock = MovableClock()
+    app = create_app(
+        Settings(database_url=url, public_url=PUBLIC_URL),
+        backend=backend,
+        keyring=Keyring.parse(generate_key_spec()),
+        clock=clock,
+    )
+    async with AsyncTestClient(app) as client:
+        yield Flow(client, provider, clock, created.organisation.id, created.api_key, db_path)
+
+
+def posted_message(page: str) -> dict[str, Any]:
+    match = re.search(
+        r'<script type="application/json" id="result"[^>]*>(.*?)</script>', page, re.S
+    )
+    assert match
+    return dict(json.loads(match.group(1)))
+
+
+async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
+    oauth_client = flow.provider.register(REDIRECT_URI, "client_secret_basic")
+    ids = await flow.connector(oauth_client, pkce=True)
+    url = await flow.initialise(ids, ["contacts.read", "openid"])
+    returned = consent(url)
+
+    page = await flow.client.get("/oauth2/callback", params=returned)
+    assert page.status_code == 200
+    assert posted_message(page.text) == {
+        "origins": [APP_ORIGIN],
+        "message": {"code": returned["code"], "state": returned["state"]},
+    }
+
+    created = await flow.connect(ids, returned["code"], returned["state"])
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert set(body) == {
+        "id", "hubId", "userId", "connectorId", "credentialId", "name", "scopes",
+        "expiresAt", "status", "createdAt",
+    }  # fmt: skip
+    assert body["userId"] == "u-1"
+    assert body["status"] == "active"
+    assert body["scopes"] == ["contacts.read", "openid", "offline_access"]
+    exchange = flow.provider.token_requests[-1]
+    assert exchange.grant_type == "authorization_code"
+    assert exchange.basic_auth
+    assert "client_secret" not in exchange.form
+    assert exchange.form["redirect_uri"] == REDIRECT_URI
+    assert len(exchange.form["code_verifier"]) == 43
+    issued = {t.access_token for t in flow.provider.tokens.values()}
+    for token in issued:
+        assert token not in created.text
+
+    token = await flow.client.post(f"/connections/{body['id']}/access-token", headers=flow.auth)
+    assert token.status_code == 200, token.text
+    assert token.json()["accessToken"] in issued
+    assert token.json()["tokenType"] == "Bearer"
+    listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
+    assert [c["id"] for c in listed.json()["items"]] == [body["id"]]
+    assert (await flow.client.get(f"/connections/{body['id']}", headers=flow.auth)).json() == body
+
+
+async def test_flow_without_pkce_and_with_client_secret_post(flow: Flow) -> None:
+    oauth_client = flow.provider.register(REDIRECT_URI, "client_secret_post")
+    ids = await flow.connector(oauth_client, pkce=False)
+    url = await flow.initialise(ids)
+    assert "code_challenge" not in url
+    returned = consent(url)
+    created = await flow.connect(ids, returned["code"], returned["state"])
+    assert created.status_code == 201, created.text
+    exchange = flow.provider.token_requests[-1]
+    assert not exchange.basic_auth
+    assert exchange.form["client_id"] == oauth_client.client_id
+    assert exchange.form["client_secret"] == oauth_client.client_secret
+    assert "code_verifier" not in exchange.form
+
+
+async def test_denied_consent_is_passed_on_and_creates_nothing(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids), decision="deny")
+    assert returned["error"] == "access_denied"
+    page = await flow.client.get("/oauth2/callback", params=returned)
+    assert page.status_code == 400
+    message = posted_message(page.text)["message"]
+    assert message["error"] == "access_denied"
+    assert "code" not in message
+    listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
+    assert listed.json()["items"] == []
+
+
+async def test_replayed_state_is_refused_without_calling_the_provider(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    assert (await flow.connect(ids, returned["code"], returned["state"])).status_code == 201
+    before = len(flow.provider.token_requests)
+    replay = await flow.connect(ids, returned["code"], returned["state"])
+    assert replay.status_code == 400
+    assert replay.json()["code"] == "invalid_state"
+    assert "already used" in replay.json()["message"]
+    assert len(flow.provider.token_requests) == before
+    page = await flow.client.get("/oauth2/callback", params=returned)
+    assert page.status_code == 400
+    assert posted_message(page.text)["origins"] == []
+
+
+async def test_expired_state_is_refused(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    flow.clock.offset = timedelta(minutes=10, seconds=1)
+    page = await flow.client.get("/oauth2/callback", params=returned)
+    assert page.status_code == 400
+    assert "expired" in page.text
+    response = await flow.connect(ids, returned["code"], returned["state"])
+    assert response.status_code == 400
+    assert "expired" in response.json()["message"]
+
+
+async def test_state_used_on_another_hub_is_refused(flow: Flow) -> None:
+    oauth_client = flow.provider.register(REDIRECT_URI)
+    first = await flow.connector(oauth_client)
+    second = await flow.connector(oauth_client)
+    returned = consent(await flow.initialise(first))
+    response = await flow.connect(second, returned["code"], returned["state"])
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_state"
+    assert (await flow.connect(first, returned["code"], returned["state"])).status_code == 201
+
+
+async def test_wrong_iss_is_refused_and_the_code_is_not_passed_on(flow: Flow) -> None:
+    ids = await flow.connector(
+        flow.provider.register(REDIRECT_URI),
+        issuer=flow.provider.issuer.replace("127.0.0.1", "localhost"),
+    )
+    flow.provider.send_iss = True
+    returned = consent(await flow.initialise(ids))
+    assert returned["iss"] == flow.provider.issuer
+    page = await flow.client.get("/oauth2/callback", params=returned)
+    assert page.status_code == 400
+    message = posted_message(page.text)["message"]
+    assert message["error"] == "invalid_issuer"
+    assert "code" not in message
+    assert returned["code"] not in page.text
+
+
+async def test_matching_iss_is_accepted_and_a_missing_one_only_when_not_sent(flow: Flow) -> None:
+    oauth_client = flow.provider.register(REDIRECT_URI)
+    expects_iss = await flow.connector(oauth_client, issuer=flow.provider.issuer)
+    flow.provider.send_iss = True
+    returned = consent(await flow.initialise(expects_iss))
+    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 200
+
+    flow.provider.send_iss = False
+    returned = consent(await flow.initialise(expects_iss))
+    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 400
+
+    no_iss = await flow.connector(
+        oauth_client, issuer=flow.provider.issuer, issParameterSupported=False
+    )
+    returned = consent(await flow.initialise(no_iss))
+    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 200
+
+
+async def test_refresh_rotates_the_refresh_token_and_stores_it(flow: Flow) -> None:
+    flow.provider.expires_in = 120
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
+    path = f"/connections/{connection['id']}/access-token"
+    first = (await flow.client.post(path, headers=flow.auth)).json()
+    assert flow.provider.refresh_requests() == []
+
+    for round_number in (1, 2):
+        flow.clock.offset += timedelta(seconds=61)  # within the 60 s margin of expiry
+        refreshed = await flow.client.post(path, headers=flow.auth)
+        assert refreshed.status_code == 200, refreshed.text
+        assert refreshed.json()["accessToken"] != first["accessToken"]
+        assert len(flow.provider.refresh_requests()) == round_number
+        first = refreshed.json()
+    # the second refresh used the rotated token: the provider revoked the first one
+    used = [r.form["refresh_token"] for r in flow.provider.refresh_requests()]
+    assert used[0] != used[1]
+    assert (await flow.client.post(path, headers=flow.auth)).json() == first
+
+
+async def test_invalid_grant_marks_the_connection_for_reauthorisation(flow: Flow) -> None:
+    flow.provider.expires_in = 30
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
+    flow.provider.revoke_all_tokens()
+    response = await flow.client.post(
+        f"/connections/{connection['id']}/access-token", headers=flow.auth
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "reauthorisation_required"
+    stored = await flow.client.get(f"/connections/{connection['id']}", headers=flow.auth)
+    assert stored.json()["status"] == "reauthorisation_required"
+
+
+async def test_bad_grant_at_the_provider_is_a_400_carrying_its_error(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    response = await flow.connect(ids, "not-the-code", returned["state"])
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "provider_rejected"
+    assert body["provider"]["error"] == "invalid_grant"
+    listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
+    assert listed.json()["items"] == []
+
+
+async def test_deleting_a_connection_destroys_its_tokens(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
+    in_use = await flow.client.delete(f"/credentials/{ids['credential']}", headers=flow.auth)
+    assert in_use.status_code == 409
+    assert in_use.json()["code"] == "credential_in_use"
+    with sqlite3.connect(flow.db_path) as db:
+        (sealed,) = db.execute(
+            "SELECT sealed_access_token FROM connections WHERE id = ?", (connection["id"],)
+        ).fetchone()
+    path = f"/connections/{connection['id']}"
+    assert (await flow.client.delete(path, headers=flow.auth)).status_code == 204
+    assert (await flow.client.get(path, headers=flow.auth)).status_code == 404
+    with sqlite3.connect(flow.db_path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert sealed.encode() not in flow.db_path.read_bytes()
