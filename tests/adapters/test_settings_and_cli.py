@@ -1,14 +1,9 @@
 """Configuration from the environment, and the embed-oauth command."""
 
 import json
-import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters import cli
 from adapters.bootstrap import open_backend
@@ -16,7 +11,7 @@ from adapters.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine
 from application.organisations import AuthenticateApiKey
-from tests.conftest import POSTGRES_URL, needs_postgres
+from tests.conftest import needs_postgres
 
 
 def test_defaults_match_the_documentation() -> None:
@@ -129,21 +124,6 @@ def test_bad_configuration_is_a_clear_error_not_a_traceback(
     monkeypatch.setenv("EMBED_OAUTH_PUBLIC_URL", "nope")
     assert cli.main(["db", "upgrade"]) == 1
     assert "EMBED_OAUTH_PUBLIC_URL" in capsys.readouterr().err
-
-
-@pytest.fixture
-async def fresh_postgres_database() -> AsyncIterator[str]:
-    """A whole database of its own: the CLI builds its engine from the URL alone."""
-    name = f"cli_{secrets.token_hex(5)}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @needs_postgres

@@ -102,7 +102,7 @@ class Flow:
         )
 
 
-def consent(url: str, decision: str = "allow") -> dict[str, str]:
+def consent(url: str, decision: str = "allow", redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
     """What a person does at the provider: sign in and allow (or deny). Returns the query of
     the redirect back to our callback."""
     with httpx.Client() as browser:
@@ -113,7 +113,7 @@ def consent(url: str, decision: str = "allow") -> dict[str, str]:
         )
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
-    assert location.startswith(REDIRECT_URI + "?")
+    assert location.startswith(redirect_uri + "?")
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 

@@ -163,7 +163,7 @@ class Provider:
 
 def _code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
     class CodeGrant(grants.AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+        TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
         def save_authorization_code(self, code: str, req: Any) -> None:
             payload = req.payload
@@ -192,7 +192,7 @@ def _code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
 
 def _refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
     class RefreshGrant(grants.RefreshTokenGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+        TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
         INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
         def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
@@ -269,7 +269,7 @@ def create_provider_app(provider: Provider) -> Flask:
         )
         if provider.send_iss and "Location" in response.headers:
             parts = urlsplit(response.headers["Location"])
-            query = parse_qsl(parts.query) + [("iss", provider.iss_value or provider.issuer)]
+            query = [*parse_qsl(parts.query), ("iss", provider.iss_value or provider.issuer)]
             response.headers["Location"] = urlunsplit(parts._replace(query=urlencode(query)))
         return response
 
