@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,9 +11,12 @@ import pytest
 from adapters.memory.repositories import in_memory_storage
 from adapters.sql import schema
 from adapters.sql.repositories import sql_storage
+from application.errors import CredentialInUse
 from application.ports import Storage
 from domain.model import (
     ApiKey,
+    Connection,
+    ConnectionStatus,
     Connector,
     Credential,
     Hub,
@@ -180,3 +184,126 @@ async def test_expired_used_states_are_forgotten_and_live_ones_kept(storage: Sto
 
 async def test_health_ping_answers(storage: Storage) -> None:
     await storage.health.ping()
+
+
+def connection(
+    n: int,
+    org_id: str,
+    hub_id: str,
+    connector_id: str,
+    credential_id: str,
+    user: str = "user-1",
+    at: datetime = T0,
+) -> Connection:
+    return Connection(
+        id=uid(n),
+        organisation_id=org_id,
+        hub_id=hub_id,
+        user_id=user,
+        connector_id=connector_id,
+        credential_id=credential_id,
+        name=f"connection {n}",
+        scopes=("read", "offline_access"),
+        token_type="Bearer",
+        sealed_access_token=f"v1.k.access{n}",
+        sealed_refresh_token=f"v1.k.refresh{n}",
+        expires_at=T0 + timedelta(hours=1),
+        status=ConnectionStatus.ACTIVE,
+        created_at=at,
+    )
+
+
+async def world_of(storage: Storage) -> tuple[str, str, str, str]:
+    org_id = await org(storage, 1)
+    await storage.credentials.add(credential(10, org_id))
+    await storage.hubs.add(hub(20, org_id))
+    await storage.connectors.add(connector(30, uid(20)))
+    return org_id, uid(20), uid(30), uid(10)
+
+
+async def test_connections_round_trip_and_are_scoped(storage: Storage) -> None:
+    org_id, hub_id, connector_id, credential_id = await world_of(storage)
+    other = await org(storage, 2)
+    stored = connection(40, org_id, hub_id, connector_id, credential_id)
+    await storage.connections.add(stored)
+    assert await storage.connections.get(org_id, stored.id) == stored
+    assert await storage.connections.get(other, stored.id) is None
+    assert await storage.connections.delete(other, stored.id) is False
+
+
+async def test_connections_list_per_end_user_oldest_first(storage: Storage) -> None:
+    ids = await world_of(storage)
+    await storage.connections.add(connection(41, *ids, user="u-a", at=T0 + timedelta(minutes=2)))
+    await storage.connections.add(connection(42, *ids, user="u-a", at=T0 + timedelta(minutes=1)))
+    await storage.connections.add(connection(43, *ids, user="u-b"))
+    listed = await storage.connections.list_for_user(ids[0], ids[1], "u-a")
+    assert [c.id for c in listed] == [uid(42), uid(41)]
+    assert await storage.connections.list_for_user(ids[0], ids[1], "u-c") == []
+
+
+async def test_connection_tokens_and_status_are_updated_in_place(storage: Storage) -> None:
+    ids = await world_of(storage)
+    stored = connection(40, *ids)
+    await storage.connections.add(stored)
+    await storage.connections.update_tokens(
+        stored.id,
+        token_type="bearer",
+        sealed_access_token="v1.k.new-access",
+        sealed_refresh_token=None,
+        expires_at=None,
+        scopes=("read",),
+    )
+    await storage.connections.set_status(stored.id, ConnectionStatus.REAUTHORISATION_REQUIRED)
+    assert await storage.connections.get(ids[0], stored.id) == replace(
+        stored,
+        token_type="bearer",
+        sealed_access_token="v1.k.new-access",
+        sealed_refresh_token=None,
+        expires_at=None,
+        scopes=("read",),
+        status=ConnectionStatus.REAUTHORISATION_REQUIRED,
+    )
+
+
+async def test_a_credential_in_use_cannot_be_deleted(storage: Storage) -> None:
+    ids = await world_of(storage)
+    await storage.connections.add(connection(40, *ids))
+    with pytest.raises(CredentialInUse):
+        await storage.credentials.delete(ids[0], ids[3])
+    assert await storage.credentials.get(ids[0], ids[3]) is not None
+    assert await storage.connections.delete(ids[0], uid(40)) is True
+    assert await storage.credentials.delete(ids[0], ids[3]) is True
+
+
+async def test_deleting_a_hub_or_connector_deletes_its_connections(storage: Storage) -> None:
+    ids = await world_of(storage)
+    await storage.connections.add(connection(40, *ids))
+    assert await storage.connectors.delete(ids[1], ids[2]) is True
+    assert await storage.connections.get(ids[0], uid(40)) is None
+    await storage.connectors.add(connector(31, ids[1]))
+    await storage.connections.add(connection(41, ids[0], ids[1], uid(31), ids[3]))
+    assert await storage.hubs.delete(ids[0], ids[1]) is True
+    assert await storage.connections.get(ids[0], uid(41)) is None
+
+
+async def test_refresh_lock_is_exclusive_until_released_or_expired(storage: Storage) -> None:
+    locks = storage.refresh_locks
+    later = T0 + timedelta(seconds=30)
+    assert await locks.acquire("c1", "a", T0, later) is True
+    assert await locks.acquire("c1", "b", T0 + timedelta(seconds=1), later) is False
+    assert await locks.acquire("c2", "b", T0, later) is True
+    await locks.release("c1", "b")  # not the holder: no effect
+    assert await locks.acquire("c1", "b", T0 + timedelta(seconds=2), later) is False
+    await locks.release("c1", "a")
+    assert await locks.acquire("c1", "b", T0 + timedelta(seconds=3), later) is True
+    assert await locks.acquire("c1", "c", later, later + timedelta(seconds=30)) is True
+
+
+async def test_racing_lock_acquisitions_let_exactly_one_through(storage: Storage) -> None:
+    results = await asyncio.gather(
+        *(
+            storage.refresh_locks.acquire("c9", f"h{i}", T0, T0 + timedelta(seconds=30))
+            for i in range(16)
+        )
+    )
+    assert results.count(True) == 1
