@@ -1,0 +1,107 @@
+"""The demo page in headless Chromium: popup, login at a real provider, the message back, and
+the connection created, against `embed-oauth serve` as a real process."""
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.crypto.keyring import generate_key_spec
+from tests.support.oauth_provider import PASSWORD, USERNAME, RunningProvider
+from tests.support.processes import create_organisation, free_port, serving
+
+CHROMIUM = os.environ.get("EMBED_OAUTH_TEST_CHROMIUM") or shutil.which("chromium") or ""
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM,
+    reason="no Chromium found (make test installs Debian's chromium where apt-get can), "
+    "so the browser test is skipped",
+)
+# As this machine's notes advise: no sandbox as root, and no background traffic to the internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def provider() -> Iterator[RunningProvider]:
+    running = RunningProvider()
+    yield running
+    running.stop()
+
+
+def test_demo_page_walks_through_the_whole_flow(tmp_path: Path, provider: RunningProvider) -> None:
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415  (needs Chromium)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "EMBED_OAUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}",
+        "EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec(),
+        "EMBED_OAUTH_PUBLIC_URL": base,
+    }
+    oauth_client = provider.provider.register(f"{base}/oauth2/callback")
+    with serving(env, port):
+        org = create_organisation(env)
+        headers = {"Authorization": f"Bearer {org['apiKey']}"}
+        with httpx.Client(base_url=base, headers=headers) as api:
+            api.post(
+                "/credentials",
+                json={
+                    "name": "Test provider",
+                    "clientId": oauth_client.client_id,
+                    "clientSecret": oauth_client.client_secret,
+                },
+            ).raise_for_status()
+            hub = api.post("/hubs", json={"name": "Demo", "allowedOrigins": [base]}).json()
+            api.post(
+                f"/hubs/{hub['id']}/connectors",
+                json={"name": "Test provider", "tokenUrl": provider.provider.token_url},
+            ).raise_for_status()
+
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    page = browser.new_page()
+                    page.goto(f"{base}/demo")
+                    page.fill("#api-key", org["apiKey"])
+                    page.click("#load")
+                    # Locator waits: the page's CSP rightly forbids evaluating strings.
+                    expect(page.locator("#status")).to_have_text(re.compile("^Loaded"))
+                    assert page.is_hidden("#origin-warning")
+                    page.fill("#authorize-url", provider.provider.authorize_url)
+                    page.fill("#scopes", "contacts.read")
+                    page.fill("#user-id", "browser-user")
+                    with page.expect_popup() as popup_info:
+                        page.click("#connect")
+                    popup = popup_info.value
+                    popup.wait_for_selector("#username")
+                    popup.fill("#username", USERNAME)
+                    popup.fill("#password", PASSWORD)
+                    popup.click("#allow")
+                    expect(page.locator("#status")).to_have_text("Connected.", timeout=15_000)
+                    shown = json.loads(page.text_content("#result") or "{}")
+                    page.click("#access-token")
+                    expect(page.locator("#status")).to_have_text("Fresh access token.")
+                    token = json.loads(page.text_content("#result") or "{}")
+                finally:
+                    browser.close()
+
+            assert shown["status"] == "active"
+            assert shown["userId"] == "browser-user"
+            assert shown["scopes"] == ["contacts.read", "offline_access"]
+            stored = api.get(f"/connections/{shown['id']}").json()
+            assert stored == shown
+            assert token["accessToken"] in provider.provider.tokens

@@ -1,0 +1,69 @@
+"""The HTML pages: the callback's headers and escaping, and the demo's availability."""
+
+import re
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from adapters.bootstrap import create_app
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.settings import Settings
+from tests.e2e.conftest import Api
+
+
+async def test_callback_page_cannot_be_cached_framed_or_leak_the_code(api: Api) -> None:
+    response = await api.client.get("/oauth2/callback", params={"state": "x", "code": "c"})
+    assert response.status_code == 400
+    headers = response.headers
+    assert headers["content-type"].startswith("text/html")
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp
+    nonce = re.search(r"'nonce-([^']+)'", csp)
+    assert nonce
+    assert f'nonce="{nonce.group(1)}"' in response.text
+    assert "window.opener.postMessage(result.message, origin)" in response.text
+    assert "'*'" not in response.text
+    assert '"*"' not in response.text
+
+
+async def test_hostile_query_values_cannot_break_out_of_the_page(api: Api) -> None:
+    hostile = "</script><script>alert(1)</script>"
+    response = await api.client.get(
+        "/oauth2/callback", params={"error": hostile, "error_description": hostile}
+    )
+    assert response.status_code == 400
+    assert "<script>alert(1)" not in response.text
+
+
+async def test_callback_without_state_is_a_clear_400_page(api: Api) -> None:
+    response = await api.client.get("/oauth2/callback")
+    assert response.status_code == 400
+    assert "no state" in response.text
+
+
+@pytest.mark.parametrize(("environment", "status"), [("development", 200), ("production", 404)])
+async def test_demo_is_on_in_development_and_off_in_production(
+    tmp_path: Path, environment: str, status: int
+) -> None:
+    settings = Settings.from_env(
+        {"EMBED_OAUTH_DATABASE_URL": "memory://", "EMBED_OAUTH_ENVIRONMENT": environment}
+    )
+    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/demo")
+    assert response.status_code == status
+    if status == 200:
+        assert "connect-src 'self'" in response.headers["content-security-policy"]
+        assert 'id="connect"' in response.text
+
+
+def test_demo_can_be_switched_explicitly() -> None:
+    assert Settings.from_env(
+        {"EMBED_OAUTH_ENVIRONMENT": "production", "EMBED_OAUTH_DEMO": "on"}
+    ).demo
+    assert not Settings.from_env({"EMBED_OAUTH_DEMO": "off"}).demo
