@@ -1,5 +1,6 @@
 """The whole authorization-code flow against a real OAuth 2.0 server (Authlib) on loopback."""
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -362,3 +363,15 @@ async def test_deleting_a_connection_destroys_its_tokens(flow: Flow) -> None:
     with sqlite3.connect(flow.db_path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert sealed.encode() not in flow.db_path.read_bytes()
+
+
+async def test_racing_requests_with_one_state_create_exactly_one_connection(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    returned = consent(await flow.initialise(ids))
+    responses = await asyncio.gather(
+        *(flow.connect(ids, returned["code"], returned["state"]) for _ in range(10))
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [400] * 9
+    assert {r.json()["code"] for r in responses if r.status_code == 400} == {"invalid_state"}
+    listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
+    assert len(listed.json()["items"]) == 1
