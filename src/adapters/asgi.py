@@ -5,8 +5,12 @@ import os
 from litestar import Litestar
 
 from adapters.bootstrap import create_app
+from adapters.observability import configure_logging, use_multiprocess_metrics_if_configured
 from adapters.settings import Settings
 
 
 def app_from_environment() -> Litestar:
-    return create_app(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level)
+    use_multiprocess_metrics_if_configured()
+    return create_app(settings)

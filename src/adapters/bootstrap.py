@@ -1,6 +1,9 @@
 """The composition root: the only place that chooses adapters."""
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +29,7 @@ from adapters.http.initialise import initialise_oauth2_connection
 from adapters.http.management import ConnectorController, CredentialController, HubController
 from adapters.http.services import Services
 from adapters.memory.repositories import in_memory_storage
+from adapters.observability import InstrumentedTokenEndpoint, RequestObserver
 from adapters.settings import MEMORY_DATABASE_URL, Settings
 from adapters.sql.engine import create_engine
 from adapters.sql.repositories import sql_storage
@@ -38,11 +42,13 @@ from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
+from application.maintenance import PurgeExpired
 from application.organisations import AuthenticateApiKey, CreateOrganisation
 from application.ports import Clock, RandomSource, Storage, TokenEndpoint
 from application.states import RedeemState
 
 VERSION = "0.1.0"
+log = logging.getLogger("embed_oauth.maintenance")
 
 
 async def _nothing_to_close() -> None:
@@ -136,6 +142,40 @@ def build_services(
     )
 
 
+def cleanup_job(
+    purge: PurgeExpired, interval: timedelta
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan that purges dead rows every ``interval`` while the app runs."""
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval.total_seconds())
+            try:
+                purged = await purge()
+            except Exception:  # a failed round is logged and retried at the next interval
+                log.exception("purging expired rows failed")
+            else:
+                log.info(
+                    "purged expired rows",
+                    extra={
+                        "used_states": purged.used_states,
+                        "refresh_locks": purged.refresh_locks,
+                    },
+                )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
 def create_organisation(
     storage: Storage, clock: Clock | None = None, random: RandomSource | None = None
 ) -> CreateOrganisation:
@@ -156,15 +196,17 @@ def create_app(
     """Build the application. Tests pass a backend, keys, a clock, randomness or a token
     endpoint of their own."""
     backend = backend or open_backend(settings.database_url)
+    clock = clock or SystemClock()
     token_client = HttpxTokenEndpoint(total_timeout=settings.token_timeout.total_seconds())
     services = build_services(
         settings=settings,
         storage=backend.storage,
         keyring=keyring or load_keyring(settings),
-        clock=clock or SystemClock(),
+        clock=clock,
         random=random or SecureRandom(),
-        token_endpoint=token_endpoint or token_client,
+        token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
     )
+    purge = PurgeExpired(backend.storage.used_states, backend.storage.refresh_locks, clock)
     handlers: list[Any] = [
         CredentialController,
         HubController,
@@ -175,11 +217,13 @@ def create_app(
         oauth2_callback,
         health.live,
         health.ready,
+        health.metrics,
     ]
     if settings.demo:
         handlers.append(demo_page)
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
+        lifespan=[cleanup_job(purge, settings.cleanup_interval)],
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
@@ -210,4 +254,7 @@ def create_app(
             ),
         ),
         debug=False,
+        logging_config=None,  # logging is ours: JSON lines (adapters.observability)
     )
+    app.asgi_handler = RequestObserver(app.asgi_handler)
+    return app

@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from granian import Granian
 from granian.constants import Interfaces
 
 from adapters.bootstrap import create_organisation, load_keyring, open_backend
+from adapters.observability import JsonFormatter, configure_logging
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
@@ -69,7 +71,10 @@ async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     asyncio.run(prepare_schema(settings))
     load_keyring(settings)  # create a development key once, before workers start
-    log.info("serving on http://%s:%d with %d worker(s)", host, port, workers)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers write their metrics here, so that /metrics on any of them shows them all.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="embed-oauth-metrics-")
+    log.info("serving", extra={"url": f"http://{host}:{port}", "workers": workers})
     Granian(
         "adapters.asgi:app_from_environment",
         factory=True,
@@ -77,7 +82,25 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         interface=Interfaces.ASGI,
+        log_dictconfig=_granian_logging(settings.log_level),
     ).serve()
+
+
+def _granian_logging(level: str) -> dict[str, object]:
+    """The server's own lines as JSON too."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {"_granian": {"handlers": ["stderr"], "level": level, "propagate": False}},
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,9 +134,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings.from_env(os.environ)
+        configure_logging(settings.log_level)
         if args.command == "serve":
             if not 0 < args.port < 65536 or args.workers < 1:
                 raise CommandError("--port must be 1-65535 and --workers at least 1")

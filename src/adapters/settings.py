@@ -29,6 +29,8 @@ class Settings:
     demo: bool = True
     refresh_margin: timedelta = timedelta(seconds=60)
     token_timeout: timedelta = timedelta(seconds=10)
+    cleanup_interval: timedelta = timedelta(minutes=5)
+    log_level: str = "INFO"
 
     @property
     def redirect_uri(self) -> str:
@@ -54,6 +56,9 @@ class Settings:
         environment = get("EMBED_OAUTH_ENVIRONMENT") or "development"
         if environment not in ("development", "production"):
             raise SettingsError("EMBED_OAUTH_ENVIRONMENT must be development or production")
+        log_level = (get("EMBED_OAUTH_LOG_LEVEL") or "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("EMBED_OAUTH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return cls(
             database_url=get("EMBED_OAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL,
             public_url=public_url,
@@ -73,6 +78,10 @@ class Settings:
             token_timeout=timedelta(
                 seconds=_positive_int(env, "EMBED_OAUTH_TOKEN_TIMEOUT_SECONDS", 10, 25)
             ),
+            cleanup_interval=timedelta(
+                seconds=_positive_int(env, "EMBED_OAUTH_CLEANUP_INTERVAL_SECONDS", 300, 86_400)
+            ),
+            log_level=log_level,
         )
 
 

@@ -172,6 +172,10 @@ class RefreshLock(Protocol):
 
     async def release(self, connection_id: str, holder: str) -> None: ...
 
+    async def delete_expired(self, now: datetime) -> int:
+        """Forget locks whose lease has run out; they would be taken over anyway."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TokenRequest:

@@ -12,7 +12,7 @@ from application.errors import Unauthenticated
 from application.organisations import AuthenticateApiKey
 
 # Paths reachable without an API key.
-PUBLIC_PATHS = ["^/health/", "^/schema", "^/oauth2/callback$", "^/demo$"]
+PUBLIC_PATHS = ["^/health/", "^/schema", "^/oauth2/callback$", "^/demo$", "^/metrics$"]
 MAX_KEY_LENGTH = 256
 
 

@@ -128,6 +128,12 @@ class InMemoryRefreshLock:
         if self.rows.get(connection_id, ("", None))[0] == holder:
             del self.rows[connection_id]
 
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [key for key, (_, until) in self.rows.items() if until <= now]
+        for key in expired:
+            del self.rows[key]
+        return len(expired)
+
 
 class InMemoryCredentialRepository:
     def __init__(self, connections: InMemoryConnectionRepository) -> None:

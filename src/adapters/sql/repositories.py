@@ -400,6 +400,13 @@ class SqlRefreshLock(_SqlRepository):
             t.refresh_locks.delete().where(c.connection_id == connection_id, c.holder == holder)
         )
 
+    async def delete_expired(self, now: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                t.refresh_locks.delete().where(t.refresh_locks.c.expires_at <= now)
+            )
+            return result.rowcount
+
 
 class SqlUsedStateRepository(_SqlRepository):
     async def mark_used(self, state_id: bytes, expires_at: datetime) -> bool:

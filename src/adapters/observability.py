@@ -1,0 +1,195 @@
+"""Structured JSON logs, request ids and Prometheus metrics.
+
+Nothing here ever logs a request body or a query string: the callback's query carries
+authorization codes and states, and bodies carry secrets. Paths carry only ids.
+"""
+
+import contextvars
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+from application.errors import ProviderTimeout, ProviderUnavailable
+from application.ports import TokenEndpoint, TokenEndpointAnswer, TokenRequest
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+log = logging.getLogger("embed_oauth.access")
+
+HTTP_REQUESTS = Counter(
+    "embed_oauth_http_requests_total", "HTTP requests", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "embed_oauth_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+INITIALISATIONS = Counter(
+    "embed_oauth_initialisations_total", "Initialise requests by HTTP status", ["outcome"]
+)
+CODE_EXCHANGES = Counter(
+    "embed_oauth_code_exchanges_total", "Authorization code exchanges", ["outcome"]
+)
+REFRESHES = Counter("embed_oauth_refreshes_total", "Refresh-token grants", ["outcome"])
+PROVIDER_LATENCY = Histogram(
+    "embed_oauth_provider_request_duration_seconds",
+    "Token endpoint latency",
+    ["grant_type", "outcome"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25),
+)
+INITIALISE_ROUTE = "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request id of the request being served."""
+
+    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error_type"] = record.exc_info[0].__name__
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore"):  # their request lines would repeat URLs and queries
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RequestObserver:
+    """Wraps the application's HTTP handling: a request id on every request and response,
+    one access log line, and the request metrics labelled by route template."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
+        )
+        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_LATENCY.labels(route, method).observe(duration)
+            if route == INITIALISE_ROUTE:
+                INITIALISATIONS.labels(str(status)).inc()
+            log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope.get("path", ""),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 3),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class InstrumentedTokenEndpoint:
+    """Counts code exchanges and refreshes by outcome, and times the provider."""
+
+    def __init__(self, inner: TokenEndpoint) -> None:
+        self._inner = inner
+
+    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
+        grant_type = dict(request.form).get("grant_type", "other")
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            answer = await self._inner.request(request)
+            outcome = {2: "ok", 4: "rejected"}.get(answer.status // 100, "failed")
+            return answer
+        except ProviderTimeout:
+            outcome = "timeout"
+            raise
+        except ProviderUnavailable:
+            outcome = "failed"
+            raise
+        finally:
+            PROVIDER_LATENCY.labels(grant_type, outcome).observe(time.perf_counter() - started)
+            if grant_type == "authorization_code":
+                CODE_EXCHANGES.labels(outcome).inc()
+            elif grant_type == "refresh_token":
+                REFRESHES.labels(outcome).inc()
+
+
+def use_multiprocess_metrics_if_configured() -> None:
+    """In a worker process: store metric values in PROMETHEUS_MULTIPROC_DIR when it is set.
+
+    prometheus_client chooses its value storage when it is imported, which may have happened
+    before `serve` set the variable; labelled children created from now on use the right one.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus_client ships this helper without type annotations.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    """All workers' metrics when several share a PROMETHEUS_MULTIPROC_DIR, else this one's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
