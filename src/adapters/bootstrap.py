@@ -43,7 +43,7 @@ from application.credentials import ManageCredentials
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
 from application.maintenance import PurgeExpired
-from application.organisations import AuthenticateApiKey, CreateOrganisation
+from application.organisations import AuthenticateApiKey, CreateOrganisation, ManageApiKeys
 from application.ports import Clock, RandomSource, Storage, TokenEndpoint
 from application.states import RedeemState
 
@@ -182,6 +182,10 @@ def create_organisation(
     return CreateOrganisation(
         storage.organisations, storage.api_keys, clock or SystemClock(), random or SecureRandom()
     )
+
+
+def manage_api_keys(storage: Storage) -> ManageApiKeys:
+    return ManageApiKeys(storage.organisations, storage.api_keys, SystemClock(), SecureRandom())
 
 
 def create_app(

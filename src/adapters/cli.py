@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from granian import Granian
 from granian.constants import Interfaces
 
-from adapters.bootstrap import create_organisation, load_keyring, open_backend
+from adapters.bootstrap import create_organisation, load_keyring, manage_api_keys, open_backend
 from adapters.observability import JsonFormatter, configure_logging
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
@@ -54,6 +54,25 @@ async def upgrade_database(settings: Settings) -> None:
         await schema.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def new_api_key(settings: Settings, organisation_id: str) -> dict[str, str]:
+    await prepare_schema(settings)
+    backend = open_backend(settings.database_url)
+    try:
+        key = await manage_api_keys(backend.storage).issue(organisation_id)
+    finally:
+        await backend.close()
+    return {"organisationId": organisation_id, "apiKey": key}
+
+
+async def revoke_api_key(settings: Settings, api_key: str) -> None:
+    await prepare_schema(settings)
+    backend = open_backend(settings.database_url)
+    try:
+        await manage_api_keys(backend.storage).revoke(api_key)
+    finally:
+        await backend.close()
 
 
 async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
@@ -126,6 +145,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", required=True, help="the organisation's name")
 
+    keys = commands.add_parser("api-keys", help="issue and revoke API keys")
+    key_commands = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    issue = key_commands.add_parser(
+        "create", help='issue another key; prints {"organisationId": ..., "apiKey": ...}'
+    )
+    issue.add_argument("--organisation-id", required=True, help="the organisation's id")
+    revoke = key_commands.add_parser("revoke", help="revoke a key at once, on every instance")
+    revoke.add_argument("--key", required=True, help="the API key to revoke")
+
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
@@ -143,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(settings, args.host, args.port, args.workers)
         elif args.command == "organisations":
             print(json.dumps(asyncio.run(new_organisation(settings, args.name))))
+        elif args.command == "api-keys" and args.action == "create":
+            print(json.dumps(asyncio.run(new_api_key(settings, args.organisation_id))))
+        elif args.command == "api-keys":
+            asyncio.run(revoke_api_key(settings, args.key))
+            print(json.dumps({"revoked": True}))
         elif args.command == "db":
             asyncio.run(upgrade_database(settings))
             print("The database schema is up to date.")

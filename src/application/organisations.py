@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.errors import Unauthenticated
+from application.errors import NotFound, Unauthenticated
 from application.identity import new_id
 from application.ports import ApiKeyRepository, Clock, OrganisationRepository, RandomSource
 from application.validation import check_name
@@ -50,6 +50,42 @@ class CreateOrganisation:
             )
         )
         return CreatedOrganisation(organisation=organisation, api_key=key)
+
+
+class ManageApiKeys:
+    """Further keys for an organisation, and revocation, which takes effect at once on every
+    instance: keys are looked up in the database on each request, never cached."""
+
+    def __init__(
+        self,
+        organisations: OrganisationRepository,
+        api_keys: ApiKeyRepository,
+        clock: Clock,
+        random: RandomSource,
+    ) -> None:
+        self._organisations = organisations
+        self._api_keys = api_keys
+        self._clock = clock
+        self._random = random
+
+    async def issue(self, organisation_id: str) -> str:
+        if await self._organisations.get(organisation_id) is None:
+            raise NotFound("organisation")
+        key = format_api_key(self._random.token_bytes(KEY_BYTES))
+        key_id, now = new_id(self._clock, self._random)
+        await self._api_keys.add(
+            ApiKey(
+                id=key_id,
+                organisation_id=organisation_id,
+                key_hash=hash_api_key(key),
+                created_at=now,
+            )
+        )
+        return key
+
+    async def revoke(self, api_key: str) -> None:
+        if not await self._api_keys.delete(hash_api_key(api_key)):
+            raise NotFound("API key")
 
 
 class AuthenticateApiKey:

@@ -93,6 +93,9 @@ async def test_api_keys_resolve_by_hash_only(storage: Storage) -> None:
     await storage.api_keys.add(ApiKey(uid(2), org_id, b"\x01" * 32, T0))
     assert await storage.api_keys.organisation_for(b"\x01" * 32) == org_id
     assert await storage.api_keys.organisation_for(b"\x02" * 32) is None
+    assert await storage.api_keys.delete(b"\x02" * 32) is False
+    assert await storage.api_keys.delete(b"\x01" * 32) is True
+    assert await storage.api_keys.organisation_for(b"\x01" * 32) is None
 
 
 async def test_credentials_round_trip_and_are_scoped_to_their_organisation(

@@ -128,6 +128,7 @@ class Provider:
     expires_in: int = 3600
     send_iss: bool = False
     iss_value: str | None = None
+    token_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -283,8 +284,9 @@ def create_provider_app(provider: Provider) -> Flask:
                     form=dict(request.form),
                 )
             )
-        if request.form.get("grant_type") == "refresh_token":
-            time.sleep(0.2)  # a slow provider widens the window for duplicate refreshes
+        # A slow provider widens the window for duplicate refreshes.
+        refreshing = request.form.get("grant_type") == "refresh_token"
+        time.sleep(max(provider.token_delay, 0.2 if refreshing else 0.0))
         return server.create_token_response()
 
     return app

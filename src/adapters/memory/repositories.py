@@ -46,6 +46,9 @@ class InMemoryApiKeyRepository:
         key = self.by_hash.get(key_hash)
         return key.organisation_id if key else None
 
+    async def delete(self, key_hash: bytes) -> bool:
+        return self.by_hash.pop(key_hash, None) is not None
+
 
 class InMemoryConnectionRepository:
     def __init__(self) -> None:

@@ -86,6 +86,9 @@ class SqlApiKeyRepository(_SqlRepository):
         )
         return str(row.organisation_id) if row else None
 
+    async def delete(self, key_hash: bytes) -> bool:
+        return await self._delete(t.api_keys.delete().where(t.api_keys.c.key_hash == key_hash))
+
 
 def _credential(row: sa.Row[Any]) -> Credential:
     return Credential(
