@@ -77,6 +77,14 @@ def load_keyring(settings: Settings) -> Keyring:
     return load_or_create_development_keyring(settings.development_key_file)
 
 
+def keyring_reloader(settings: Settings) -> Callable[[], Keyring] | None:
+    """With the development key file, `keys rotate` may add a key while the service runs;
+    configured keys change only with the service's environment."""
+    if settings.encryption_keys:
+        return None
+    return lambda: load_or_create_development_keyring(settings.development_key_file)
+
+
 def refresh_policy(settings: Settings) -> RefreshPolicy:
     """The lock's lease outlasts the token client's total timeout three times over, so a
     lease never runs out under a refresh that is still waiting for the provider."""
@@ -96,7 +104,7 @@ def build_services(
     random: RandomSource,
     token_endpoint: TokenEndpoint,
 ) -> Services:
-    cipher = AesGcmSecretCipher(keyring)
+    cipher = AesGcmSecretCipher(keyring, reload=keyring_reloader(settings))
     sealer = AesGcmStateSealer(keyring)
     states = RedeemState(sealer, storage.used_states, clock)
     return Services(

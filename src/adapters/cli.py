@@ -13,10 +13,13 @@ from granian import Granian
 from granian.constants import Interfaces
 
 from adapters.bootstrap import create_organisation, load_keyring, manage_api_keys, open_backend
+from adapters.crypto.keyring import Keyring, add_development_key, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.observability import JsonFormatter, configure_logging
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
+from application.key_rotation import RotateEncryptionKeys
 from domain.errors import DomainError
 
 log = logging.getLogger("embed_oauth.cli")
@@ -73,6 +76,34 @@ async def revoke_api_key(settings: Settings, api_key: str) -> None:
         await manage_api_keys(backend.storage).revoke(api_key)
     finally:
         await backend.close()
+
+
+async def rotate_keys(settings: Settings) -> dict[str, object]:
+    """With the development key file, a new key is added to it first; with configured keys,
+    the operator has put the new key first in EMBED_OAUTH_ENCRYPTION_KEYS (see
+    docs/operations.md). Then every stored secret and token is re-encrypted under it."""
+    if settings.database_url == MEMORY_DATABASE_URL:
+        raise CommandError("The in-memory backend has nothing stored to re-encrypt.")
+    await prepare_schema(settings)
+    if settings.encryption_keys:
+        keyring = Keyring.parse(settings.encryption_keys)
+    else:
+        keyring = add_development_key(settings.development_key_file)
+    backend = open_backend(settings.database_url)
+    try:
+        report = await RotateEncryptionKeys(
+            backend.storage.sealed_values, AesGcmSecretCipher(keyring)
+        )()
+    finally:
+        await backend.close()
+    result: dict[str, object] = {
+        "activeKeyId": keyring.active_id,
+        "reEncrypted": report.re_encrypted,
+        "remaining": report.remaining,
+    }
+    if report.remaining:
+        raise CommandError(f"{json.dumps(result)}: some values changed meanwhile; run it again.")
+    return result
 
 
 async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
@@ -154,6 +185,15 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key at once, on every instance")
     revoke.add_argument("--key", required=True, help="the API key to revoke")
 
+    key_parser = commands.add_parser("keys", help="encryption keys")
+    key_actions = key_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    key_actions.add_parser("generate", help="print a new key entry for EMBED_OAUTH_ENCRYPTION_KEYS")
+    key_actions.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret and token under the first key (with the "
+        "development key file, a new key is added first); safe to interrupt and run again",
+    )
+
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
@@ -173,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(asyncio.run(new_organisation(settings, args.name))))
         elif args.command == "api-keys" and args.action == "create":
             print(json.dumps(asyncio.run(new_api_key(settings, args.organisation_id))))
+        elif args.command == "keys" and args.action == "generate":
+            print(generate_key_spec())
+        elif args.command == "keys":
+            print(json.dumps(asyncio.run(rotate_keys(settings))))
         elif args.command == "api-keys":
             asyncio.run(revoke_api_key(settings, args.key))
             print(json.dumps({"revoked": True}))

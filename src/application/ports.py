@@ -37,6 +37,10 @@ class SecretCipher(Protocol):
 
     def decrypt(self, sealed: str, *, context: str) -> str: ...
 
+    def current_prefix(self) -> str:
+        """Every ciphertext made with the active key starts with this, and no other does."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SealedState:
@@ -202,6 +206,25 @@ class TokenEndpoint(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SealedValue:
+    """One encrypted value at rest: ``kind`` is client_secret, access_token or refresh_token."""
+
+    kind: str
+    row_id: str
+    value: str
+
+
+class SealedValueStore(Protocol):
+    """Every encrypted value at rest, for re-encrypting them under a new key."""
+
+    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]: ...
+
+    async def replace(self, sealed: SealedValue, new_value: str) -> bool:
+        """Swap in ``new_value`` only if the stored value is still ``sealed.value``."""
+        ...
+
+
 class HealthCheck(Protocol):
     async def ping(self) -> None:
         """Raise when the storage cannot answer."""
@@ -220,4 +243,5 @@ class Storage:
     used_states: UsedStateRepository
     connections: ConnectionRepository
     refresh_locks: RefreshLock
+    sealed_values: SealedValueStore
     health: HealthCheck

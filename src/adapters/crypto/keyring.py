@@ -74,10 +74,32 @@ def _base36(number: int) -> str:
 
 
 def generate_key_spec(now: datetime | None = None) -> str:
-    """A new key entry. Its id is short (it travels inside every ``state``) and taken from the
-    creation time in base 36, so a newer key sorts after an older one: ``k<7 chars>``."""
+    """A new key entry. Its id is short (it travels inside every ``state``): the creation time
+    in base 36, so that newer keys sort after older ones, and 3 random characters, so that
+    keys made in the same second differ: ``k<7 chars><3 chars>``."""
     stamp = int((now or datetime.now(UTC)).timestamp())
-    return f"k{_base36(stamp)}:{_b64(secrets.token_bytes(KEY_BYTES))}"
+    suffix = _base36(secrets.randbelow(36**3)).rjust(3, "0")
+    return f"k{_base36(stamp)}{suffix}:{_b64(secrets.token_bytes(KEY_BYTES))}"
+
+
+def add_development_key(path: Path) -> Keyring:
+    """Put a new key first in the development key file, keeping the others to read old data.
+
+    The file is replaced atomically (written aside with mode 0600, then renamed).
+    """
+    current = load_or_create_development_keyring(path)
+    new_entry = generate_key_spec()
+    while new_entry.split(":", 1)[0] in current.keys:  # a 1 in 46656 chance per second
+        new_entry = generate_key_spec()
+    updated = Keyring.parse(new_entry + "," + current.format())
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(updated.format() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(aside, path)
+    return updated
 
 
 def load_or_create_development_keyring(path: Path) -> Keyring:

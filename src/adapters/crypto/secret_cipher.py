@@ -5,6 +5,7 @@ Envelope: ``v1.<key id>.<base64url(nonce | ciphertext | tag)>``.
 
 import base64
 import secrets
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,9 +24,18 @@ class AesGcmSecretCipher:
     """A random 96-bit nonce per secret is safe here: secrets are written rarely, far below
     the 2**32 encryptions per key that random nonces allow."""
 
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, reload: Callable[[], Keyring] | None = None) -> None:
+        """``reload`` re-reads the keys when a ciphertext names a key this process has not
+        seen: another process rotated the development key file meanwhile."""
+        self._reload = reload
+        self._use(keyring)
+
+    def _use(self, keyring: Keyring) -> None:
         self._keyring = keyring
         self._aead = {key_id: AESGCM(key) for key_id, key in keyring.keys.items()}
+
+    def current_prefix(self) -> str:
+        return f"{_VERSION}.{self._keyring.active_id}."
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         key_id = self._keyring.active_id
@@ -37,6 +47,8 @@ class AesGcmSecretCipher:
     def decrypt(self, sealed: str, *, context: str) -> str:
         version, _, rest = sealed.partition(".")
         key_id, _, body = rest.partition(".")
+        if key_id not in self._aead and self._reload is not None:
+            self._use(self._reload())
         aead = self._aead.get(key_id)
         if version != _VERSION or aead is None:
             raise UndecryptableSecret("unknown envelope version or key id")

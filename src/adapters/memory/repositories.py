@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from application.errors import CredentialInUse
-from application.ports import Storage
+from application.ports import SealedValue, Storage
 from domain.model import (
     ApiKey,
     Connection,
@@ -243,6 +243,42 @@ class InMemoryUsedStateRepository:
         return len(expired)
 
 
+class InMemorySealedValueStore:
+    def __init__(
+        self, credentials: InMemoryCredentialRepository, connections: InMemoryConnectionRepository
+    ) -> None:
+        self._credentials = credentials
+        self._connections = connections
+
+    def _all(self) -> list[SealedValue]:
+        values = [
+            SealedValue("client_secret", c.id, c.sealed_secret)
+            for c in self._credentials.rows.values()
+        ]
+        for c in self._connections.rows.values():
+            values.append(SealedValue("access_token", c.id, c.sealed_access_token))
+            if c.sealed_refresh_token is not None:
+                values.append(SealedValue("refresh_token", c.id, c.sealed_refresh_token))
+        return values
+
+    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
+        return [v for v in self._all() if not v.value.startswith(prefix)][:limit]
+
+    async def replace(self, sealed: SealedValue, new_value: str) -> bool:
+        if sealed not in self._all():
+            return False
+        if sealed.kind == "client_secret":
+            row = self._credentials.rows[sealed.row_id]
+            self._credentials.rows[row.id] = replace(row, sealed_secret=new_value)
+        elif sealed.kind == "access_token":
+            row_c = self._connections.rows[sealed.row_id]
+            self._connections.rows[row_c.id] = replace(row_c, sealed_access_token=new_value)
+        else:
+            row_c = self._connections.rows[sealed.row_id]
+            self._connections.rows[row_c.id] = replace(row_c, sealed_refresh_token=new_value)
+        return True
+
+
 class InMemoryHealthCheck:
     async def ping(self) -> None:
         return None
@@ -251,14 +287,16 @@ class InMemoryHealthCheck:
 def in_memory_storage() -> Storage:
     connections = InMemoryConnectionRepository()
     connectors = InMemoryConnectorRepository(connections)
+    credentials = InMemoryCredentialRepository(connections)
     return Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=InMemoryApiKeyRepository(),
-        credentials=InMemoryCredentialRepository(connections),
+        credentials=credentials,
         hubs=InMemoryHubRepository(connectors, connections),
         connectors=connectors,
         used_states=InMemoryUsedStateRepository(),
         connections=connections,
         refresh_locks=InMemoryRefreshLock(),
+        sealed_values=InMemorySealedValueStore(credentials, connections),
         health=InMemoryHealthCheck(),
     )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
 from application.errors import CredentialInUse
-from application.ports import Storage
+from application.ports import SealedValue, Storage
 from domain.model import (
     ApiKey,
     Connection,
@@ -432,6 +432,39 @@ class SqlUsedStateRepository(_SqlRepository):
             return result.rowcount
 
 
+_SEALED_COLUMNS = {
+    "client_secret": (t.credentials, t.credentials.c.sealed_secret),
+    "access_token": (t.connections, t.connections.c.sealed_access_token),
+    "refresh_token": (t.connections, t.connections.c.sealed_refresh_token),
+}
+
+
+class SqlSealedValueStore(_SqlRepository):
+    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
+        found: list[SealedValue] = []
+        for kind, (table, column) in _SEALED_COLUMNS.items():
+            rows = await self._all(
+                sa.select(table.c.id, column)
+                .where(column.is_not(None), sa.not_(column.startswith(prefix, autoescape=True)))
+                .order_by(table.c.id)
+                .limit(limit - len(found))
+            )
+            found += [SealedValue(kind, str(row.id), str(row._mapping[column])) for row in rows]
+            if len(found) >= limit:
+                break
+        return found
+
+    async def replace(self, sealed: SealedValue, new_value: str) -> bool:
+        table, column = _SEALED_COLUMNS[sealed.kind]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                table.update()
+                .where(table.c.id == sealed.row_id, column == sealed.value)
+                .values({column.name: new_value})
+            )
+            return result.rowcount == 1
+
+
 class SqlHealthCheck(_SqlRepository):
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
@@ -448,5 +481,6 @@ def sql_storage(engine: AsyncEngine) -> Storage:
         used_states=SqlUsedStateRepository(engine),
         connections=SqlConnectionRepository(engine),
         refresh_locks=SqlRefreshLock(engine),
+        sealed_values=SqlSealedValueStore(engine),
         health=SqlHealthCheck(engine),
     )
