@@ -6,11 +6,16 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from adapters.bootstrap import Backend
 
 from adapters.sql.engine import create_engine
 
@@ -31,8 +36,12 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
     admin = create_async_engine(POSTGRES_URL)
     async with admin.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    # NullPool: Litestar's test client runs the app in an event loop of its own, and an
+    # asyncpg connection cannot move between loops, so none is kept for reuse.
     engine = create_async_engine(
-        POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
+        POSTGRES_URL,
+        connect_args={"server_settings": {"search_path": schema}},
+        poolclass=NullPool,
     )
     try:
         yield engine
@@ -41,6 +50,18 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
         async with admin.begin() as conn:
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@asynccontextmanager
+async def migrated_backend(kind: str, tmp_path: Path) -> AsyncIterator["Backend"]:
+    """A Backend on SQLite or PostgreSQL at the latest schema, for building the real app."""
+    from adapters.bootstrap import Backend  # noqa: PLC0415  (keeps this module light)
+    from adapters.sql import schema  # noqa: PLC0415
+    from adapters.sql.repositories import sql_storage  # noqa: PLC0415
+
+    async with sql_engine(kind, tmp_path) as engine:
+        await schema.upgrade(engine)
+        yield Backend(sql_storage(engine))
 
 
 @asynccontextmanager

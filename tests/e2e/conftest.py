@@ -7,11 +7,10 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation, open_backend
+from adapters.bootstrap import create_app, create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
-from adapters.sql import schema
-from adapters.sql.engine import create_engine
+from tests.conftest import SQL_BACKENDS, migrated_backend
 
 
 @dataclass
@@ -41,18 +40,15 @@ class Api:
     _storage: Any = None
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'api.sqlite3'}"
-    engine = create_engine(url)
-    await schema.upgrade(engine)
-    await engine.dispose()
-    settings = Settings(database_url=url, public_url="https://connect.example.org")
+@pytest.fixture(params=SQL_BACKENDS)
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    """The real application on SQLite, and on PostgreSQL when it is available."""
+    settings = Settings(database_url="unused://", public_url="https://connect.example.org")
     keyring = Keyring.parse(generate_key_spec())
-    backend = open_backend(url)
-    created = await create_organisation(backend.storage)("Acme")
-    app = create_app(settings, backend=backend, keyring=keyring)
-    async with AsyncTestClient(app) as client:
-        result = Api(client, keyring, settings, created.organisation.id, created.api_key)
-        result._storage = backend.storage
-        yield result
+    async with migrated_backend(request.param, tmp_path) as backend:
+        created = await create_organisation(backend.storage)("Acme")
+        app = create_app(settings, backend=backend, keyring=keyring)
+        async with AsyncTestClient(app) as client:
+            result = Api(client, keyring, settings, created.organisation.id, created.api_key)
+            result._storage = backend.storage
+            yield result
