@@ -74,6 +74,8 @@ class AesGcmStateSealer:
             raw = base64.urlsafe_b64decode(state + "=" * (-len(state) % 4))
         except ValueError:
             return None
+        if _b64encode(raw) != state:  # only the canonical spelling: no two strings per state
+            return None
         if len(raw) < 2 or raw[0] != _VERSION:
             return None
         header_end = 2 + raw[1] + STATE_ID_BYTES

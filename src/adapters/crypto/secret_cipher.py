@@ -54,6 +54,8 @@ class AesGcmSecretCipher:
             raise UndecryptableSecret("unknown envelope version or key id")
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != body:
+                raise ValueError("not the canonical encoding")
             return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode()
         except (InvalidTag, ValueError) as exc:
             raise UndecryptableSecret("the secret does not decrypt") from exc
