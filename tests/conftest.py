@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
     from adapters.bootstrap import Backend
+    from application.ports import Storage
 
 from adapters.sql.engine import create_engine
 
@@ -90,3 +91,18 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator["Storage"]:
+    """One storage backend per run: the in-memory fakes, SQLite, PostgreSQL."""
+    from adapters.memory.repositories import in_memory_storage  # noqa: PLC0415
+    from adapters.sql import schema  # noqa: PLC0415
+    from adapters.sql.repositories import sql_storage  # noqa: PLC0415
+
+    if request.param == "memory":
+        yield in_memory_storage()
+        return
+    async with sql_engine(request.param, tmp_path) as engine:
+        await schema.upgrade(engine)
+        yield sql_storage(engine)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.connections import access_token_context, refresh_token_context
-from application.credentials import secret_context
 from application.errors import (
     NotFound,
     ProviderRejected,
@@ -22,9 +21,8 @@ from application.ports import (
     RefreshLock,
     SecretCipher,
     TokenEndpoint,
-    TokenRequest,
 )
-from application.token_grants import obtain_tokens
+from application.token_grants import obtain_tokens, token_request
 from domain.model import Connection, ConnectionStatus
 from domain.tokens import needs_refresh
 
@@ -151,14 +149,11 @@ class GetAccessToken:
         try:
             tokens = await obtain_tokens(
                 self._token_endpoint,
-                TokenRequest(
-                    token_url=connector.token_url,
-                    auth_method=connector.token_auth_method,
-                    client_id=credential.client_id,
-                    client_secret=self._cipher.decrypt(
-                        credential.sealed_secret, context=secret_context(credential.id)
-                    ),
-                    form=(("grant_type", "refresh_token"), ("refresh_token", refresh_token)),
+                token_request(
+                    connector,
+                    credential,
+                    self._cipher,
+                    (("grant_type", "refresh_token"), ("refresh_token", refresh_token)),
                 ),
                 requested_scopes=connection.scopes,
                 separator=connector.scope_separator,

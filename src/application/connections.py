@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from application.credentials import secret_context
 from application.errors import NotFound
 from application.identity import new_id
 from application.ports import (
@@ -14,10 +13,9 @@ from application.ports import (
     RandomSource,
     SecretCipher,
     TokenEndpoint,
-    TokenRequest,
 )
 from application.states import InvalidState, RedeemState, StateScope
-from application.token_grants import obtain_tokens
+from application.token_grants import obtain_tokens, token_request
 from application.validation import MAX_NAME_LENGTH
 from domain.errors import FieldErrors
 from domain.model import Connection, ConnectionStatus, Hub
@@ -131,15 +129,7 @@ class CreateConnection:
             form.append(("code_verifier", opened.pkce_verifier))
         tokens = await obtain_tokens(
             self._token_endpoint,
-            TokenRequest(
-                token_url=connector.token_url,
-                auth_method=connector.token_auth_method,
-                client_id=credential.client_id,
-                client_secret=self._cipher.decrypt(
-                    credential.sealed_secret, context=secret_context(credential.id)
-                ),
-                form=tuple(form),
-            ),
+            token_request(connector, credential, self._cipher, tuple(form)),
             requested_scopes=claims.scopes,
             separator=connector.scope_separator,
             now=self._clock.now(),

@@ -17,6 +17,20 @@ class CreatedOrganisation:
     api_key: str  # shown once; only its hash is stored
 
 
+async def issue_api_key(
+    api_keys: ApiKeyRepository, clock: Clock, random: RandomSource, organisation_id: str
+) -> str:
+    """Store a new key's hash and return the key, which is shown this once."""
+    key = format_api_key(random.token_bytes(KEY_BYTES))
+    key_id, now = new_id(clock, random)
+    await api_keys.add(
+        ApiKey(
+            id=key_id, organisation_id=organisation_id, key_hash=hash_api_key(key), created_at=now
+        )
+    )
+    return key
+
+
 class CreateOrganisation:
     """Create an organisation with its first API key."""
 
@@ -38,17 +52,8 @@ class CreateOrganisation:
         errors.raise_if_any()
         organisation_id, now = new_id(self._clock, self._random)
         organisation = Organisation(id=organisation_id, name=name, created_at=now)
-        key = format_api_key(self._random.token_bytes(KEY_BYTES))
-        key_id, _ = new_id(self._clock, self._random)
         await self._organisations.add(organisation)
-        await self._api_keys.add(
-            ApiKey(
-                id=key_id,
-                organisation_id=organisation_id,
-                key_hash=hash_api_key(key),
-                created_at=now,
-            )
-        )
+        key = await issue_api_key(self._api_keys, self._clock, self._random, organisation_id)
         return CreatedOrganisation(organisation=organisation, api_key=key)
 
 
@@ -71,17 +76,7 @@ class ManageApiKeys:
     async def issue(self, organisation_id: str) -> str:
         if await self._organisations.get(organisation_id) is None:
             raise NotFound("organisation")
-        key = format_api_key(self._random.token_bytes(KEY_BYTES))
-        key_id, now = new_id(self._clock, self._random)
-        await self._api_keys.add(
-            ApiKey(
-                id=key_id,
-                organisation_id=organisation_id,
-                key_hash=hash_api_key(key),
-                created_at=now,
-            )
-        )
-        return key
+        return await issue_api_key(self._api_keys, self._clock, self._random, organisation_id)
 
     async def revoke(self, api_key: str) -> None:
         if not await self._api_keys.delete(hash_api_key(api_key)):

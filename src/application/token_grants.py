@@ -2,10 +2,30 @@
 
 from datetime import datetime
 
+from application.credentials import secret_context
 from application.errors import ProviderRejected, ProviderUnavailable
-from application.ports import TokenEndpoint, TokenRequest
+from application.ports import SecretCipher, TokenEndpoint, TokenRequest
+from domain.model import Connector, Credential
 from domain.scopes import ScopeSeparator
 from domain.tokens import InvalidTokenResponse, TokenSet, read_token_error, read_token_response
+
+
+def token_request(
+    connector: Connector,
+    credential: Credential,
+    cipher: SecretCipher,
+    form: tuple[tuple[str, str], ...],
+) -> TokenRequest:
+    """A grant to the connector's token endpoint, authenticated with the credential."""
+    return TokenRequest(
+        token_url=connector.token_url,
+        auth_method=connector.token_auth_method,
+        client_id=credential.client_id,
+        client_secret=cipher.decrypt(
+            credential.sealed_secret, context=secret_context(credential.id)
+        ),
+        form=form,
+    )
 
 
 async def obtain_tokens(

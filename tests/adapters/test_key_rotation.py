@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +19,7 @@ from adapters.crypto.keyring import (
     load_or_create_development_keyring,
 )
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
-from adapters.memory.repositories import in_memory_storage
 from adapters.settings import Settings
-from adapters.sql import schema
-from adapters.sql.repositories import sql_storage
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
 from application.key_rotation import RotateEncryptionKeys
@@ -38,7 +34,6 @@ from domain.model import (
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
-from tests.conftest import ALL_BACKENDS, sql_engine
 
 OLD = generate_key_spec(datetime(2025, 1, 1, tzinfo=UTC))
 NEW = generate_key_spec(datetime(2026, 1, 1, tzinfo=UTC))
@@ -47,16 +42,6 @@ NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 def uid(n: int) -> str:
     return f"01900000-0000-7000-8000-{n:012d}"
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    if request.param == "memory":
-        yield in_memory_storage()
-        return
-    async with sql_engine(request.param, tmp_path) as engine:
-        await schema.upgrade(engine)
-        yield sql_storage(engine)
 
 
 async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:

@@ -1,16 +1,11 @@
 """One contract for every storage backend: the fakes must behave like SQLite and PostgreSQL."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adapters.memory.repositories import in_memory_storage
-from adapters.sql import schema
-from adapters.sql.repositories import sql_storage
 from application.errors import CredentialInUse
 from application.ports import Storage
 from domain.model import (
@@ -24,19 +19,8 @@ from domain.model import (
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
-from tests.conftest import ALL_BACKENDS, sql_engine
 
 T0 = datetime(2026, 11, 28, 9, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    if request.param == "memory":
-        yield in_memory_storage()
-        return
-    async with sql_engine(request.param, tmp_path) as engine:
-        await schema.upgrade(engine)
-        yield sql_storage(engine)
 
 
 def uid(n: int) -> str:
