@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.cache import (
+    CachedApiKeys,
+    CachedConnections,
+    CachedConnectors,
+    CachedCredentials,
+    CachedHubs,
+)
 from adapters.crypto.keyring import Keyring, load_or_create_development_keyring
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
@@ -107,14 +114,15 @@ def build_services(
     cipher = AesGcmSecretCipher(keyring, reload=keyring_reloader(settings))
     sealer = AesGcmStateSealer(keyring)
     states = RedeemState(sealer, storage.used_states, clock)
+    cached = cached_reads(storage, settings.cache_seconds)
     return Services(
-        credentials=ManageCredentials(storage.credentials, cipher, clock, random),
-        hubs=ManageHubs(storage.hubs, clock, random),
-        connectors=ManageConnectors(storage.hubs, storage.connectors, clock, random),
+        credentials=ManageCredentials(cached.credentials, cipher, clock, random),
+        hubs=ManageHubs(cached.hubs, clock, random),
+        connectors=ManageConnectors(cached.hubs, cached.connectors, clock, random),
         initialise=InitialiseOAuth2Connection(
-            hubs=storage.hubs,
-            connectors=storage.connectors,
-            credentials=storage.credentials,
+            hubs=cached.hubs,
+            connectors=cached.connectors,
+            credentials=cached.credentials,
             sealer=sealer,
             clock=clock,
             random=random,
@@ -122,10 +130,10 @@ def build_services(
             state_lifetime=settings.state_lifetime,
         ),
         create_connection=CreateConnection(
-            hubs=storage.hubs,
-            connectors=storage.connectors,
-            credentials=storage.credentials,
-            connections=storage.connections,
+            hubs=cached.hubs,
+            connectors=cached.connectors,
+            credentials=storage.credentials,  # the exchange always reads the credential fresh
+            connections=cached.connections,
             states=states,
             cipher=cipher,
             token_endpoint=token_endpoint,
@@ -133,9 +141,10 @@ def build_services(
             random=random,
             redirect_uri=settings.redirect_uri,
         ),
-        connections=ManageConnections(storage.hubs, storage.connections),
+        connections=ManageConnections(cached.hubs, cached.connections),
         access_token=GetAccessToken(
-            connections=storage.connections,
+            connections=cached.connections,
+            fresh_connections=storage.connections,
             connectors=storage.connectors,
             credentials=storage.credentials,
             locks=storage.refresh_locks,
@@ -145,7 +154,7 @@ def build_services(
             random=random,
             policy=refresh_policy(settings),
         ),
-        callback=HandleCallback(states, storage.hubs, storage.connectors),
+        callback=HandleCallback(states, cached.hubs, cached.connectors),
         health=storage.health,
     )
 
@@ -182,6 +191,21 @@ def cleanup_job(
                 await task
 
     return lifespan
+
+
+def cached_reads(storage: Storage, seconds: float) -> Storage:
+    """The storage with bounded, short-lived read caches in front of the hot-path lookups
+    (see adapters.cache); ``seconds`` of 0 turns them off."""
+    if seconds <= 0:
+        return storage
+    return replace(
+        storage,
+        api_keys=CachedApiKeys(storage.api_keys, seconds),
+        hubs=CachedHubs(storage.hubs, seconds),
+        connectors=CachedConnectors(storage.connectors, seconds),
+        credentials=CachedCredentials(storage.credentials, seconds),
+        connections=CachedConnections(storage.connections, seconds),
+    )
 
 
 def create_organisation(
@@ -242,7 +266,10 @@ def create_app(
         },
         middleware=[
             DefineMiddleware(
-                ApiKeyAuthentication, authenticate=AuthenticateApiKey(backend.storage.api_keys)
+                ApiKeyAuthentication,
+                authenticate=AuthenticateApiKey(
+                    cached_reads(backend.storage, settings.cache_seconds).api_keys
+                ),
             )
         ],
         exception_handlers=exception_handlers,

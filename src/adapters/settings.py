@@ -30,6 +30,7 @@ class Settings:
     refresh_margin: timedelta = timedelta(seconds=60)
     token_timeout: timedelta = timedelta(seconds=10)
     cleanup_interval: timedelta = timedelta(minutes=5)
+    cache_seconds: float = 2.0
     log_level: str = "INFO"
 
     @property
@@ -82,6 +83,7 @@ class Settings:
                 seconds=_positive_int(env, "EMBED_OAUTH_CLEANUP_INTERVAL_SECONDS", 300, 86_400)
             ),
             log_level=log_level,
+            cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
         )
 
 
@@ -103,3 +105,12 @@ def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw in ("off", "false", "0", "no"):
         return False
     raise SettingsError(f"{name} must be on or off")
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)

@@ -74,8 +74,12 @@ class GetAccessToken:
         random: RandomSource,
         policy: RefreshPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        fresh_connections: ConnectionRepository | None = None,
     ) -> None:
+        """``fresh_connections`` reads past any cache: for the re-read under the lock and
+        while waiting for another refresh. Without it, ``connections`` serves both."""
         self._connections = connections
+        self._fresh = fresh_connections or connections
         self._connectors = connectors
         self._credentials = credentials
         self._locks = locks
@@ -100,7 +104,7 @@ class GetAccessToken:
                 finally:
                     await self._locks.release(connection_id, holder)
             await self._sleep(self._policy.poll.total_seconds())
-            connection = await self._usable(organisation_id, connection_id)
+            connection = await self._usable(organisation_id, connection_id, fresh=True)
             if not self._expiring(connection):
                 return self._current(connection)
             if self._clock.now() >= deadline:
@@ -109,8 +113,11 @@ class GetAccessToken:
     def _expiring(self, connection: Connection) -> bool:
         return needs_refresh(connection.expires_at, self._clock.now(), self._policy.margin)
 
-    async def _usable(self, organisation_id: str, connection_id: str) -> Connection:
-        connection = await self._connections.get(organisation_id, connection_id)
+    async def _usable(
+        self, organisation_id: str, connection_id: str, *, fresh: bool = False
+    ) -> Connection:
+        source = self._fresh if fresh else self._connections
+        connection = await source.get(organisation_id, connection_id)
         if connection is None:
             raise NotFound("connection")
         if connection.status is ConnectionStatus.REAUTHORISATION_REQUIRED:
@@ -128,7 +135,7 @@ class GetAccessToken:
         )
 
     async def _refresh(self, organisation_id: str, connection_id: str) -> AccessToken:
-        connection = await self._usable(organisation_id, connection_id)  # re-read under the lock
+        connection = await self._usable(organisation_id, connection_id, fresh=True)  # under lock
         if not self._expiring(connection):
             return self._current(connection)
         now = self._clock.now()

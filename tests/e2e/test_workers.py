@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,19 @@ def setup(client: httpx.Client, base: str, org_id: str) -> dict[str, Any]:
     }
 
 
-def check_changes_are_seen_at_once(database_url: str) -> None:
+CACHE_BOUND = 2.0  # EMBED_OAUTH_CACHE_SECONDS, the documented default
+
+
+def within_bound(probe: Callable[[], bool]) -> float:
+    """Seconds until ``probe`` holds; fails past the documented bound (with 1 s of slack)."""
+    started = time.monotonic()
+    while not probe():
+        assert time.monotonic() - started < CACHE_BOUND + 1.0, "not honoured within the bound"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def check_changes_are_seen_within_the_bound(database_url: str) -> None:
     first_port, second_port = free_port(), free_port()
     env = environment(database_url, first_port)
     with serving(env, first_port) as first, serving(env, second_port) as second:
@@ -69,33 +81,40 @@ def check_changes_are_seen_at_once(database_url: str) -> None:
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         with httpx.Client(headers=headers, timeout=10) as client:
             ids = setup(client, first, org["organisationId"])
-            assert client.post(f"{second}{ids['path']}", json=ids["body"]).status_code == 200
+            for base in (first, second):  # both instances have the credential cached now
+                assert client.post(f"{base}{ids['path']}", json=ids["body"]).status_code == 200
             assert client.delete(f"{first}/credentials/{ids['credential']}").status_code == 204
-            after = client.post(f"{second}{ids['path']}", json=ids["body"])
-            assert after.status_code == 404
-            assert after.json()["code"] == "credential_not_found"
+            # at once where the change was made, within the bound everywhere else
+            assert client.post(f"{first}{ids['path']}", json=ids["body"]).status_code == 404
+            within_bound(
+                lambda: client.post(f"{second}{ids['path']}", json=ids["body"]).status_code == 404
+            )
 
             spare_headers = {"Authorization": f"Bearer {spare_key}"}
             for base in (first, second):
                 assert client.get(f"{base}/hubs", headers=spare_headers).status_code == 200
             run_cli(env, "api-keys", "revoke", "--key", spare_key)
             for base in (first, second):
-                assert client.get(f"{base}/hubs", headers=spare_headers).status_code == 401
+                within_bound(
+                    lambda base=base: (
+                        client.get(f"{base}/hubs", headers=spare_headers).status_code == 401
+                    )
+                )
             assert client.get(f"{second}/hubs").status_code == 200
 
 
-def test_changes_through_one_instance_are_honoured_by_another_at_once_sqlite(
+def test_changes_through_one_instance_are_honoured_by_another_within_the_bound_sqlite(
     tmp_path: Path,
 ) -> None:
-    check_changes_are_seen_at_once(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}")
+    check_changes_are_seen_within_the_bound(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}")
 
 
 @needs_postgres
 @pytest.mark.postgres
-def test_changes_through_one_instance_are_honoured_by_another_at_once_postgres(
+def test_changes_through_one_instance_are_honoured_by_another_within_the_bound_postgres(
     fresh_postgres_database: str,
 ) -> None:
-    check_changes_are_seen_at_once(fresh_postgres_database)
+    check_changes_are_seen_within_the_bound(fresh_postgres_database)
 
 
 def test_two_workers_serve_and_report_metrics_together(tmp_path: Path) -> None:

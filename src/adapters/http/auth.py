@@ -35,8 +35,10 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=await self._authenticate(key), auth=None)
 
 
-def require_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: request bodies must be declared as JSON (``application/json`` or ``+json``)."""
+async def require_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: request bodies must be declared as JSON (``application/json`` or ``+json``).
+
+    Asynchronous on purpose: Litestar runs synchronous guards in a thread pool."""
     media_type = connection.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not (
         media_type.startswith("application/") and media_type.endswith("+json")

@@ -1,0 +1,352 @@
+"""`make bench`: the service against a bare Litestar ceiling, under wrk, round after round.
+
+Each scenario starts the ceiling and the service with the same server (granian) and the
+same number of workers, then loads them alternately (ceiling, service, ceiling, ...) with
+wrk at 32 connections, and reports requests/s, p50 and p99 latency, the ratio service /
+ceiling as the median over rounds, and the peak resident memory of the service's workers.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.sql.engine import create_engine
+from bench.seed import Seeded, count_rows, seed_filler, seed_objects
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Result:
+    scenario: str
+    endpoint: str
+    workers: int
+    ceiling_rps: float
+    service_rps: float
+    ratio: float
+    service_p50_ms: float
+    service_p99_ms: float
+    ceiling_p99_ms: float
+    service_errors: int
+    peak_rss_mb: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing wrk (Debian package)...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is needed: install Debian's wrk package.")
+    return found
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process)
+        time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                child = int(entry.name)
+                found += [child, *descendants(child)]
+    return found
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest VmHWM (peak resident set) among the server's worker processes."""
+    peaks = []
+    for worker in descendants(pid) or [pid]:
+        try:
+            status = Path(f"/proc/{worker}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match:
+            peaks.append(int(match.group(1)) / 1024)
+    return max(peaks, default=0.0)
+
+
+def lua_script(directory: Path, name: str, body: dict[str, object] | None, api_key: str | None) -> Path:
+    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+    if api_key:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {api_key}"')
+    payload = json.dumps(body) if body is not None else ""
+    lines.append(f"wrk.body = [[{payload}]]")
+    path = directory / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(wrk: str, url: str, script: Path, duration: int) -> Run:
+    out = subprocess.run(
+        [wrk, "-t2", "-c32", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def latency(percentile: str) -> float:
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return Run(
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        errors=int(errors.group(1)) if errors else 0,
+    )
+
+
+def measure(
+    wrk: str, scenario: str, endpoint: str, workers: int, ceiling_url: str, ceiling_script: Path,
+    service_url: str, service_script: Path, service: subprocess.Popen[bytes], rounds: int, duration: int,
+) -> Result:  # fmt: skip
+    ceilings, services = [], []
+    for round_number in range(rounds):
+        ceilings.append(run_wrk(wrk, ceiling_url, ceiling_script, duration))
+        services.append(run_wrk(wrk, service_url, service_script, duration))
+        print(
+            f"  {scenario:<22} {endpoint:<13} round {round_number + 1}: ceiling "
+            f"{ceilings[-1].rps:8.0f}/s  service {services[-1].rps:8.0f}/s",
+            flush=True,
+        )
+    ratios = [s.rps / c.rps for s, c in zip(services, ceilings, strict=True) if c.rps]
+    return Result(
+        scenario=scenario,
+        endpoint=endpoint,
+        workers=workers,
+        ceiling_rps=statistics.median(c.rps for c in ceilings),
+        service_rps=statistics.median(s.rps for s in services),
+        ratio=statistics.median(ratios) if ratios else 0.0,
+        service_p50_ms=statistics.median(s.p50_ms for s in services),
+        service_p99_ms=statistics.median(s.p99_ms for s in services),
+        ceiling_p99_ms=statistics.median(c.p99_ms for c in ceilings),
+        service_errors=sum(s.errors for s in services),
+        peak_rss_mb=round(peak_rss_mb(service.pid), 1),
+    )
+
+
+def bodies(seeded: Seeded) -> dict[str, object]:
+    return {
+        "authorizeUrl": "https://provider.example.com/oauth/authorize",
+        "clientId": seeded.client_id,
+        "credential": {"id": seeded.credential_id, "organisationId": seeded.organisation_id},
+        "scopes": ["contacts.read", "contacts.write", "openid"],
+    }
+
+
+def run_scenario(
+    wrk: str, workdir: Path, scenario: str, database_url: str, seeded: Seeded,
+    keys: str, workers: int, rounds: int, duration: int,
+) -> list[Result]:  # fmt: skip
+    body = bodies(seeded)
+    init_path = f"/embed/{seeded.hub_id}/connector/{seeded.connector_id}/oauth2/initialise"
+    token_path = f"/connections/{seeded.connection_id}/access-token"
+    ceiling_script = lua_script(workdir, "ceiling", body, None)
+    init_script = lua_script(workdir, "initialise", body, seeded.api_key)
+    token_script = lua_script(workdir, "token", None, seeded.api_key)
+    service_port, ceiling_port = free_port(), free_port()
+    env = {
+        "EMBED_OAUTH_DATABASE_URL": database_url,
+        "EMBED_OAUTH_ENCRYPTION_KEYS": keys,
+        "EMBED_OAUTH_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
+        "EMBED_OAUTH_LOG_LEVEL": "WARNING",
+        "EMBED_OAUTH_ENVIRONMENT": "production",
+    }
+    service_cmd = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(service_port), "--workers", str(workers)]
+    ceiling_cmd = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
+        "--port", str(ceiling_port), "--no-ws", "bench.ceiling:app",
+    ]  # fmt: skip
+    results = []
+    with server(ceiling_cmd, {}, ceiling_port), server(service_cmd, env, service_port) as service:
+        ceiling_url = f"http://127.0.0.1:{ceiling_port}{init_path}"
+        for endpoint, path, script in (
+            ("initialise", init_path, init_script),
+            ("access-token", token_path, token_script),
+        ):
+            results.append(
+                measure(
+                    wrk, scenario, endpoint, workers, ceiling_url, ceiling_script,
+                    f"http://127.0.0.1:{service_port}{path}", script, service, rounds, duration,
+                )  # fmt: skip
+            )
+    return results
+
+
+async def prepare(database_url: str, keys: str, states: int, connections: int) -> Seeded:
+    engine = create_engine(database_url)
+    try:
+        seeded = await seed_objects(engine, Keyring.parse(keys))
+        if states or connections:
+            started = time.monotonic()
+            await seed_filler(engine, seeded, states, connections)
+            counted = await count_rows(engine)
+            print(f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
+                  f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+        return seeded
+    finally:
+        await engine.dispose()
+
+
+async def add_filler(database_url: str, seeded: Seeded, states: int, connections: int) -> None:
+    engine = create_engine(database_url)
+    try:
+        started = time.monotonic()
+        await seed_filler(engine, seeded, states, connections)
+        counted = await count_rows(engine)
+        print(f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
+              f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+async def fresh_postgres(url: str) -> str | None:
+    name = f"bench_{secrets.token_hex(4)}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server here: the scenario is skipped and says so
+        print(f"  PostgreSQL unavailable ({type(exc).__name__}): scenario skipped", flush=True)
+        return None
+    finally:
+        await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'scenario':<22} {'endpoint':<13} {'workers':>7} {'ceiling/s':>10} {'service/s':>10} "
+        f"{'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'peak RSS MB':>11}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.scenario:<22} {r.endpoint:<13} {r.workers:>7} {r.ceiling_rps:>10.0f} "
+            f"{r.service_rps:>10.0f} {r.ratio:>6.2f} {r.service_p50_ms:>7.2f} "
+            f"{r.service_p99_ms:>7.2f} {r.service_errors:>6} {r.peak_rss_mb:>11.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--connections", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "EMBED_OAUTH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--output", default=str(ROOT / "var" / "bench-results.json"))
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    keys = generate_key_spec()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="embed-oauth-bench-") as tmp:
+        workdir = Path(tmp)
+        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        print("SQLite, empty database", flush=True)
+        seeded = asyncio.run(prepare(sqlite_url, keys, 0, 0))
+        results += run_scenario(wrk, workdir, "sqlite", sqlite_url, seeded, keys, 1, args.rounds, args.duration)
+        print(f"SQLite, {args.states:,} used states and {args.connections:,} connections", flush=True)
+        asyncio.run(add_filler(sqlite_url, seeded, args.states, args.connections))
+        results += run_scenario(
+            wrk, workdir, "sqlite+large", sqlite_url, seeded, keys, 1, args.rounds, args.duration
+        )
+        print("PostgreSQL, 2 workers", flush=True)
+        postgres_url = asyncio.run(fresh_postgres(args.postgres))
+        if postgres_url:
+            seeded_pg = asyncio.run(prepare(postgres_url, keys, 0, 0))
+            results += run_scenario(
+                wrk, workdir, "postgres", postgres_url, seeded_pg, keys, 2, args.rounds, args.duration
+            )
+    print_table(results)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    print(f"\nSaved to {output}")
+
+
+if __name__ == "__main__":
+    main()
