@@ -26,7 +26,7 @@ from adapters.crypto.keyring import Keyring, load_or_create_development_keyring
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.http import health
-from adapters.http.auth import ApiKeyAuthentication
+from adapters.http.auth import ApiKeyAuthentication, RequireJsonBody
 from adapters.http.callback import oauth2_callback
 from adapters.http.connections import ConnectionController, UserConnectionController
 from adapters.http.demo import demo_page
@@ -270,7 +270,8 @@ def create_app(
                 authenticate=AuthenticateApiKey(
                     cached_reads(backend.storage, settings.cache_seconds).api_keys
                 ),
-            )
+            ),
+            RequireJsonBody,
         ],
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,

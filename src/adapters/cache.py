@@ -56,24 +56,39 @@ class TtlCache(Generic[K, V]):
             self._entries.popitem(last=False)
 
     async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        """The cached value, or one load shared by every request that misses meanwhile, so
-        that an expiring entry under load costs one query, not one per waiting request.
-        Misses are not cached."""
-        found = self.get(key)
-        if found is not None:
-            return found
-        pending = self._loading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(load())
-            self._loading[key] = pending
-            try:
-                found = await pending
-            finally:
-                del self._loading[key]
-            if found is not None:
-                self.put(key, found)
-            return found
+        """The cached value, or one load shared by every request that misses meanwhile.
+
+        Past half its lifetime an entry is reloaded in the background while it is still
+        served, so that under steady load no request waits for the database; an entry is
+        never served past its lifetime. Misses are not cached.
+        """
+        entry = self._entries.get(key)
+        now = self._clock()
+        if entry is not None and entry[0] > now:
+            if entry[0] - now < self._ttl / 2 and key not in self._loading:
+                self._start_load(key, load)
+            return entry[1]
+        pending = self._loading.get(key) or self._start_load(key, load)
         return await asyncio.shield(pending)
+
+    def _start_load(
+        self, key: K, load: Callable[[], Awaitable[V | None]]
+    ) -> asyncio.Future[V | None]:
+        pending = asyncio.ensure_future(load())
+        self._loading[key] = pending
+
+        def settle(done: asyncio.Future[V | None]) -> None:
+            del self._loading[key]
+            if done.cancelled() or done.exception() is not None:
+                return  # the entry, if any, lives out its lifetime; the next miss retries
+            value = done.result()
+            if value is None:
+                self._entries.pop(key, None)  # deleted meanwhile
+            else:
+                self.put(key, value)
+
+        pending.add_done_callback(settle)
+        return pending
 
     def discard_where(self, predicate: Callable[[K], bool]) -> None:
         for key in [k for k in self._entries if predicate(k)]:

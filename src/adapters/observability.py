@@ -95,12 +95,38 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class _RequestMetrics:
+    """The labelled children, kept: ``labels()`` costs more than the increment itself."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            initialisations = (
+                INITIALISATIONS.labels(str(status)) if route == INITIALISE_ROUTE else None
+            )
+            children = (
+                HTTP_REQUESTS.labels(route, method, str(status)),
+                HTTP_LATENCY.labels(route, method),
+                initialisations,
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if children[2] is not None:
+            children[2].inc()
+
+
 class RequestObserver:
     """Wraps the application's HTTP handling: a request id on every request and response,
     one access log line, and the request metrics labelled by route template."""
 
     def __init__(self, app: Any) -> None:
         self._app = app
+        self._metrics = _RequestMetrics()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -130,10 +156,7 @@ class RequestObserver:
             duration = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             method = scope.get("method", "")
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_LATENCY.labels(route, method).observe(duration)
-            if route == INITIALISE_ROUTE:
-                INITIALISATIONS.labels(str(status)).inc()
+            self._metrics.record(route, method, status, duration)
             log.info(
                 "request",
                 extra={

@@ -3,6 +3,7 @@
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -48,6 +49,7 @@ def _valid_host(host: str) -> bool:
     return _REG_NAME.fullmatch(host) is not None
 
 
+@lru_cache(maxsize=1024)
 def parse_endpoint_url(raw: str) -> EndpointUrl:
     """Accept an absolute ``https`` URL with a host, no user-info and no fragment.
 

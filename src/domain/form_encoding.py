@@ -6,6 +6,7 @@ functions refuse such input instead.
 """
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -70,12 +71,20 @@ def parameter_names(query: str) -> list[str]:
     return names
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
 def encode_component(text: str) -> str:
     """Percent-encode everything but RFC 3986 unreserved characters (space becomes %20)."""
+    if _UNRESERVED.fullmatch(text):  # states, challenges, most ids: nothing to encode
+        return text
+    return _quoted(text)
+
+
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    """Redirect URIs and scope lists repeat from request to request."""
     return quote(text, safe="")
-
-
-_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 
 
 def is_unreserved(text: str) -> bool:

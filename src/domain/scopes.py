@@ -3,6 +3,7 @@
 import re
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import lru_cache
 
 from domain.errors import FieldErrors
 
@@ -18,6 +19,11 @@ class ScopeSeparator(StrEnum):
 
     SPACE = " "
     COMMA = ","
+
+
+@lru_cache(maxsize=4096)
+def _is_scope_token(scope: str) -> bool:
+    return _SCOPE_TOKEN.fullmatch(scope) is not None
 
 
 def normalise_scopes(
@@ -42,7 +48,7 @@ def normalise_scopes(
         where = f"{field}[{index}]"
         if len(scope) > MAX_SCOPE_LENGTH:
             errors.add(where, f"must be at most {MAX_SCOPE_LENGTH} characters")
-        elif _SCOPE_TOKEN.fullmatch(scope) is None:
+        elif not _is_scope_token(scope):
             errors.add(
                 where,
                 "must be a non-empty RFC 6749 scope-token: printable ASCII without spaces, "

@@ -3,11 +3,13 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 STATE_ID_BYTES = 16  # 128 bits from a CSPRNG
 BINDING_BYTES = 16
 
 
+@lru_cache(maxsize=4096)
 def state_binding(client_id: str, redirect_uri: str) -> bytes:
     """A digest that ties a state to the client ID and redirect URI it was issued for.
 

@@ -80,3 +80,44 @@ async def test_a_change_made_elsewhere_shows_after_the_time_to_live() -> None:
     assert await hubs.get("o", "h") is not None  # still cached: within the bound
     await asyncio.sleep(0.06)
     assert await hubs.get("o", "h") is None
+
+
+async def test_an_ageing_entry_is_served_while_it_reloads_and_never_past_its_lifetime() -> None:
+    clock = Ticker()
+    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
+    values = iter(["first", "second"])
+    loads = 0
+
+    async def load() -> str | None:
+        nonlocal loads
+        loads += 1
+        return next(values)
+
+    assert await cache.get_or_load("k", load) == "first"
+    clock.now = 0.5
+    assert await cache.get_or_load("k", load) == "first"
+    assert loads == 1  # young: no reload
+    clock.now = 1.5
+    assert await cache.get_or_load("k", load) == "first"  # served at once, reload started
+    for _ in range(3):  # the load, then its completion callback
+        await asyncio.sleep(0)
+    assert loads == 2
+    assert cache.get("k") == "second"
+    clock.now = 3.6  # past the reloaded entry's lifetime (1.5 + 2.0): never served
+    assert cache.get("k") is None
+
+
+async def test_a_reload_that_finds_nothing_evicts_the_entry() -> None:
+    clock = Ticker()
+    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
+    answers = iter(["value", None])
+
+    async def load() -> str | None:
+        return next(answers)
+
+    await cache.get_or_load("k", load)
+    clock.now = 1.5
+    await cache.get_or_load("k", load)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert cache.get("k") is None

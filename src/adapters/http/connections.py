@@ -3,7 +3,6 @@
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from adapters.http.auth import require_json
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import AccessTokenRead, ConnectionCreate, ConnectionList, ConnectionRead
 from adapters.http.openapi import errors
@@ -31,7 +30,6 @@ class UserConnectionController(Controller):
     tags = ("connections",)
 
     @post(
-        guards=[require_json],
         responses=errors(404, 409, 413, 415, 502, 504),
         summary="Create a connection from an authorization code",
     )

@@ -12,7 +12,6 @@ CallerOrganisation: TypeAlias = NamedDependency[str]
 UseCases: TypeAlias = NamedDependency[Services]
 
 
-
 def caller_organisation(request: Request[str, Any, Any], services: UseCases) -> str:
     """Set by ``ApiKeyAuthentication`` before the handler runs.
 

@@ -3,7 +3,6 @@
 from litestar import post
 from litestar.params import FromPath, JSONBody
 
-from adapters.http.auth import require_json
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
 from adapters.http.openapi import errors
@@ -13,7 +12,6 @@ from application.initialise import InitialiseCommand
 @post(
     "/embed/{hub_id:str}/connector/{connector_id:str}/oauth2/initialise",
     status_code=200,
-    guards=[require_json],
     responses=errors(403, 404, 409, 413, 415),
     tags=["connect"],
     summary="Initialise an OAuth 2.0 connection",

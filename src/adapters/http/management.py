@@ -3,7 +3,6 @@
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from adapters.http.auth import require_json
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import (
     ConnectorCreate,
@@ -64,7 +63,6 @@ class CredentialController(Controller):
     tags = ("credentials",)
 
     @post(
-        guards=[require_json],
         responses=errors(413, 415),
         summary="Store an OAuth client credential",
     )
@@ -108,7 +106,7 @@ class HubController(Controller):
     path = "/hubs"
     tags = ("hubs",)
 
-    @post(guards=[require_json], responses=errors(413, 415), summary="Create a hub")
+    @post(responses=errors(413, 415), summary="Create a hub")
     async def create(
         self, data: JSONBody[HubCreate], services: UseCases, organisation_id: CallerOrganisation
     ) -> HubRead:
@@ -138,9 +136,7 @@ class ConnectorController(Controller):
     path = "/hubs/{hub_id:str}/connectors"
     tags = ("connectors",)
 
-    @post(
-        guards=[require_json], responses=errors(404, 413, 415), summary="Add a connector to a hub"
-    )
+    @post(responses=errors(404, 413, 415), summary="Add a connector to a hub")
     async def create(
         self,
         hub_id: FromPath[str],
