@@ -73,7 +73,9 @@ def ensure_wrk() -> str:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
         if not shutil.which("wrk"):
             subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True
+            )
     found = shutil.which("wrk")
     if not found:
         sys.exit("wrk is needed: install Debian's wrk package.")
@@ -138,7 +140,9 @@ def peak_rss_mb(pid: int) -> float:
     return max(peaks, default=0.0)
 
 
-def lua_script(directory: Path, name: str, body: dict[str, object] | None, api_key: str | None) -> Path:
+def lua_script(
+    directory: Path, name: str, body: dict[str, object] | None, api_key: str | None
+) -> Path:
     lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
     if api_key:
         lines.append(f'wrk.headers["Authorization"] = "Bearer {api_key}"')
@@ -173,9 +177,18 @@ def run_wrk(wrk: str, url: str, script: Path, duration: int) -> Run:
 
 
 def measure(
-    wrk: str, scenario: str, endpoint: str, workers: int, ceiling_url: str, ceiling_script: Path,
-    service_url: str, service_script: Path, service: subprocess.Popen[bytes], rounds: int, duration: int,
-) -> Result:  # fmt: skip
+    wrk: str,
+    scenario: str,
+    endpoint: str,
+    workers: int,
+    ceiling_url: str,
+    ceiling_script: Path,
+    service_url: str,
+    service_script: Path,
+    service: subprocess.Popen[bytes],
+    rounds: int,
+    duration: int,
+) -> Result:
     ceilings, services = [], []
     for round_number in range(rounds):
         ceilings.append(run_wrk(wrk, ceiling_url, ceiling_script, duration))
@@ -228,7 +241,16 @@ def run_scenario(
         "EMBED_OAUTH_LOG_LEVEL": "WARNING",
         "EMBED_OAUTH_ENVIRONMENT": "production",
     }
-    service_cmd = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(service_port), "--workers", str(workers)]
+    service_cmd = [
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        "serve",
+        "--port",
+        str(service_port),
+        "--workers",
+        str(workers),
+    ]
     ceiling_cmd = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
         "--port", str(ceiling_port), "--no-ws", "bench.ceiling:app",
@@ -242,9 +264,18 @@ def run_scenario(
         ):
             results.append(
                 measure(
-                    wrk, scenario, endpoint, workers, ceiling_url, ceiling_script,
-                    f"http://127.0.0.1:{service_port}{path}", script, service, rounds, duration,
-                )  # fmt: skip
+                    wrk,
+                    scenario,
+                    endpoint,
+                    workers,
+                    ceiling_url,
+                    ceiling_script,
+                    f"http://127.0.0.1:{service_port}{path}",
+                    script,
+                    service,
+                    rounds,
+                    duration,
+                )
             )
     return results
 
@@ -257,8 +288,11 @@ async def prepare(database_url: str, keys: str, states: int, connections: int) -
             started = time.monotonic()
             await seed_filler(engine, seeded, states, connections)
             counted = await count_rows(engine)
-            print(f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
-                  f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+            print(
+                f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
+                f"in {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
         return seeded
     finally:
         await engine.dispose()
@@ -270,8 +304,11 @@ async def add_filler(database_url: str, seeded: Seeded, states: int, connections
         started = time.monotonic()
         await seed_filler(engine, seeded, states, connections)
         counted = await count_rows(engine)
-        print(f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
-              f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
+            f"in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
     finally:
         await engine.dispose()
 
@@ -328,8 +365,12 @@ def main() -> None:
         sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
         print("SQLite, empty database", flush=True)
         seeded = asyncio.run(prepare(sqlite_url, keys, 0, 0))
-        results += run_scenario(wrk, workdir, "sqlite", sqlite_url, seeded, keys, 1, args.rounds, args.duration)
-        print(f"SQLite, {args.states:,} used states and {args.connections:,} connections", flush=True)
+        results += run_scenario(
+            wrk, workdir, "sqlite", sqlite_url, seeded, keys, 1, args.rounds, args.duration
+        )
+        print(
+            f"SQLite, {args.states:,} used states and {args.connections:,} connections", flush=True
+        )
         asyncio.run(add_filler(sqlite_url, seeded, args.states, args.connections))
         results += run_scenario(
             wrk, workdir, "sqlite+large", sqlite_url, seeded, keys, 1, args.rounds, args.duration
@@ -339,7 +380,15 @@ def main() -> None:
         if postgres_url:
             seeded_pg = asyncio.run(prepare(postgres_url, keys, 0, 0))
             results += run_scenario(
-                wrk, workdir, "postgres", postgres_url, seeded_pg, keys, 2, args.rounds, args.duration
+                wrk,
+                workdir,
+                "postgres",
+                postgres_url,
+                seeded_pg,
+                keys,
+                2,
+                args.rounds,
+                args.duration,
             )
     print_table(results)
     output = Path(args.output)

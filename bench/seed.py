@@ -100,7 +100,12 @@ async def seed_filler(engine: AsyncEngine, seeded: Seeded, states: int, connecti
             await conn.execute(
                 t.end_users.insert(),
                 [
-                    {"id": ids[k], "hub_id": seeded.hub_id, "external_id": f"filler-{i}", "created_at": now}
+                    {
+                        "id": ids[k],
+                        "hub_id": seeded.hub_id,
+                        "external_id": f"filler-{i}",
+                        "created_at": now,
+                    }
                     for k, i in enumerate(rows)
                 ],
             )
@@ -130,6 +135,10 @@ async def seed_filler(engine: AsyncEngine, seeded: Seeded, states: int, connecti
 
 async def count_rows(engine: AsyncEngine) -> tuple[int, int]:
     async with engine.connect() as conn:
-        states = (await conn.execute(sa.select(sa.func.count()).select_from(t.used_states))).scalar_one()
-        connections = (await conn.execute(sa.select(sa.func.count()).select_from(t.connections))).scalar_one()
+        states = (
+            await conn.execute(sa.select(sa.func.count()).select_from(t.used_states))
+        ).scalar_one()
+        connections = (
+            await conn.execute(sa.select(sa.func.count()).select_from(t.connections))
+        ).scalar_one()
     return int(states), int(connections)

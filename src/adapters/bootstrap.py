@@ -32,6 +32,7 @@ from adapters.http.connections import ConnectionController, UserConnectionContro
 from adapters.http.demo import demo_page
 from adapters.http.dependencies import caller_organisation
 from adapters.http.errors import exception_handlers
+from adapters.http.fast_initialise import InitialiseFastPath
 from adapters.http.initialise import initialise_oauth2_connection
 from adapters.http.management import ConnectorController, CredentialController, HubController
 from adapters.http.services import Services
@@ -228,9 +229,11 @@ def create_app(
     clock: Clock | None = None,
     random: RandomSource | None = None,
     token_endpoint: TokenEndpoint | None = None,
+    fast_paths: bool = True,
 ) -> Litestar:
     """Build the application. Tests pass a backend, keys, a clock, randomness or a token
-    endpoint of their own."""
+    endpoint of their own; ``fast_paths=False`` serves everything through Litestar alone,
+    which tests use to show the fast path answers exactly alike."""
     backend = backend or open_backend(settings.database_url)
     clock = clock or SystemClock()
     token_client = HttpxTokenEndpoint(total_timeout=settings.token_timeout.total_seconds())
@@ -243,6 +246,9 @@ def create_app(
         token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
     )
     purge = PurgeExpired(backend.storage.used_states, backend.storage.refresh_locks, clock)
+    authenticate = AuthenticateApiKey(
+        cached_reads(backend.storage, settings.cache_seconds).api_keys
+    )
     handlers: list[Any] = [
         CredentialController,
         HubController,
@@ -265,12 +271,7 @@ def create_app(
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(
-                ApiKeyAuthentication,
-                authenticate=AuthenticateApiKey(
-                    cached_reads(backend.storage, settings.cache_seconds).api_keys
-                ),
-            ),
+            DefineMiddleware(ApiKeyAuthentication, authenticate=authenticate),
             RequireJsonBody,
         ],
         exception_handlers=exception_handlers,
@@ -296,5 +297,13 @@ def create_app(
         debug=False,
         logging_config=None,  # logging is ours: JSON lines (adapters.observability)
     )
-    app.asgi_handler = RequestObserver(app.asgi_handler)
+    handler = app.asgi_handler
+    if fast_paths:
+        handler = InitialiseFastPath(
+            handler,
+            initialise=services.initialise,
+            authenticate=authenticate,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    app.asgi_handler = RequestObserver(handler)
     return app

@@ -8,6 +8,7 @@ service owns. Random values (state, PKCE challenge) come in as arguments.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from domain.endpoint_url import EndpointUrl, InvalidEndpointUrl, parse_endpoint_url
 from domain.errors import FieldErrors
@@ -66,6 +67,30 @@ def parse_authorization_request(
     authorize_url: str,
     client_id: str,
     scopes: Sequence[str],
+    prompt: str | None,
+    additional_params: str | None,
+    disable_offline_access: bool,
+    scope_separator: ScopeSeparator,
+) -> AuthorizationRequest:
+    """See ``_parse``. A pure function, so repeated requests (a product sends the same shape
+    again and again) are answered from memory; refusals are always computed afresh."""
+    return _parse(
+        authorize_url=authorize_url,
+        client_id=client_id,
+        scopes=tuple(scopes),
+        prompt=prompt,
+        additional_params=additional_params,
+        disable_offline_access=disable_offline_access,
+        scope_separator=scope_separator,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _parse(
+    *,
+    authorize_url: str,
+    client_id: str,
+    scopes: tuple[str, ...],
     prompt: str | None,
     additional_params: str | None,
     disable_offline_access: bool,
@@ -180,21 +205,30 @@ def build_authorize_url(
 ) -> str:
     """The URL to send the end user to: the endpoint as given, then our parameters, then
     the caller's additional ones, each encoded so that it decodes to exactly its value."""
-    params: list[tuple[str, str]] = [
+    head, middle, tail = _fixed_parts(request, redirect_uri)
+    challenge = (
+        f"&code_challenge={encode_component(code_challenge)}&code_challenge_method={PKCE_METHOD}"
+        if code_challenge is not None
+        else ""
+    )
+    return f"{head}state={encode_component(state)}{middle}{challenge}{tail}"
+
+
+def _encode(params: list[tuple[str, str]]) -> str:
+    return "&".join(f"{encode_component(n)}={encode_component(v)}" for n, v in params)
+
+
+@lru_cache(maxsize=1024)
+def _fixed_parts(request: AuthorizationRequest, redirect_uri: str) -> tuple[str, str, str]:
+    """Everything but the state and the challenge, which differ on every URL: the URL up to
+    ``state=``, what goes between the state and the challenge, and what follows."""
+    before: list[tuple[str, str]] = [
         ("response_type", "code"),
         ("client_id", request.client_id),
         ("redirect_uri", redirect_uri),
     ]
     if request.scopes:
-        params.append(("scope", request.scope_separator.join(request.scopes)))
-    params.append(("state", state))
-    if request.prompt is not None:
-        params.append(("prompt", request.prompt))
-    if code_challenge is not None:
-        params.append(("code_challenge", code_challenge))
-        params.append(("code_challenge_method", PKCE_METHOD))
-    params.extend(request.extra_params)
-    query = "&".join(f"{encode_component(n)}={encode_component(v)}" for n, v in params)
+        before.append(("scope", request.scope_separator.join(request.scopes)))
     url = request.endpoint.url
     if "?" not in url:
         joiner = "?"
@@ -202,4 +236,6 @@ def build_authorize_url(
         joiner = ""
     else:
         joiner = "&"
-    return url + joiner + query
+    middle = f"&prompt={encode_component(request.prompt)}" if request.prompt is not None else ""
+    tail = "&" + _encode(list(request.extra_params)) if request.extra_params else ""
+    return url + joiner + _encode(before) + "&", middle, tail

@@ -52,10 +52,10 @@ class AesGcmStateSealer:
         self._verifier_keys = {k: _subkey(v, b"pkce-verifier/v1") for k, v in keyring.keys.items()}
 
     def _aead(self, key_id: str, state_id: bytes) -> AESGCM:
-        return AESGCM(hmac.new(self._seal_keys[key_id], state_id, hashlib.sha256).digest())
+        return AESGCM(hmac.digest(self._seal_keys[key_id], state_id, "sha256"))
 
     def _verifier(self, key_id: str, state_id: bytes) -> str:
-        return _b64encode(hmac.new(self._verifier_keys[key_id], state_id, hashlib.sha256).digest())
+        return _b64encode(hmac.digest(self._verifier_keys[key_id], state_id, "sha256"))
 
     def seal(self, claims: StateClaims) -> SealedState:
         key_id = self._active_id.encode("ascii")

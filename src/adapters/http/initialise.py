@@ -26,19 +26,24 @@ async def initialise_oauth2_connection(
     """Returns the provider's authorize URL to send the end user to. The service adds
     `response_type`, `client_id`, `redirect_uri`, `state`, `scope`, `prompt` and, with PKCE,
     `code_challenge` and `code_challenge_method`; empty strings count as absent."""
-    url = await services.initialise(
-        InitialiseCommand(
-            organisation_id=organisation_id,
-            hub_id=hub_id,
-            connector_id=connector_id,
-            authorize_url=data.authorize_url,
-            client_id=data.client_id,
-            credential_id=data.credential.id,
-            credential_organisation_id=data.credential.organisation_id,
-            scopes=data.scopes or (),
-            prompt=data.prompt or None,
-            additional_params=data.additional_params or None,
-            disable_offline_access=bool(data.disable_offline_access),
-        )
-    )
+    url = await services.initialise(command_from(data, organisation_id, hub_id, connector_id))
     return InitialiseOAuth2ConnectionResponse(url=url)
+
+
+def command_from(
+    data: InitialiseOAuth2ConnectionRequest, organisation_id: str, hub_id: str, connector_id: str
+) -> InitialiseCommand:
+    """The request as a use-case command; empty strings and nulls count as absent."""
+    return InitialiseCommand(
+        organisation_id=organisation_id,
+        hub_id=hub_id,
+        connector_id=connector_id,
+        authorize_url=data.authorize_url,
+        client_id=data.client_id,
+        credential_id=data.credential.id,
+        credential_organisation_id=data.credential.organisation_id,
+        scopes=data.scopes or (),
+        prompt=data.prompt or None,
+        additional_params=data.additional_params or None,
+        disable_offline_access=bool(data.disable_offline_access),
+    )

@@ -1,0 +1,130 @@
+"""The initialise hot path, served without the framework's per-request machinery.
+
+A valid initialise request from a known API key is answered here: the same DTO, the same
+command, the same cached key lookup and the same use case as the Litestar route, without
+routing, middleware layers, the signature model and response objects, which cost more
+than the endpoint's own work (measured in docs/performance.md). Anything else (no or an
+unknown key, a body that is not JSON, too large, or invalid, any refusal of the use case)
+is handed to the full application with the body replayed, so that every error is produced
+by exactly one code path. Initialising writes nothing, so running the use case again there
+changes nothing.
+"""
+
+import re
+from typing import Any
+
+import msgspec
+
+from adapters.http.auth import MAX_KEY_LENGTH
+from adapters.http.dto import InitialiseOAuth2ConnectionRequest
+from adapters.http.initialise import command_from
+from application.initialise import InitialiseOAuth2Connection
+from application.organisations import AuthenticateApiKey
+from domain.errors import DomainError
+
+_PATH = re.compile(r"/embed/([^/]+)/connector/([^/]+)/oauth2/initialise")
+PATH_TEMPLATE = "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise"
+_DECODER = msgspec.json.Decoder(InitialiseOAuth2ConnectionRequest)
+_ENCODER = msgspec.json.Encoder()
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
+    return next((value for key, value in headers if key == name), b"")
+
+
+class InitialiseFastPath:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        initialise: InitialiseOAuth2Connection,
+        authenticate: AuthenticateApiKey,
+        max_body_bytes: int,
+    ) -> None:
+        self._app = app
+        self._initialise = initialise
+        self._authenticate = authenticate
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        match = (
+            _PATH.fullmatch(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
+        organisation_id = await self._caller(scope["headers"]) if match else None
+        if match is None or organisation_id is None:
+            await self._app(scope, receive, send)
+            return
+        body = await self._read_body(receive)
+        if body is None:  # too large: the application answers 413 as always
+            await self._app(scope, receive, send)
+            return
+        try:
+            data = _DECODER.decode(body)
+            url = await self._initialise(
+                command_from(data, organisation_id, match.group(1), match.group(2))
+            )
+        except (msgspec.DecodeError, msgspec.ValidationError, DomainError):
+            await self._app(scope, _replay(body, receive), send)
+            return
+        payload = _ENCODER.encode({"url": url})
+        scope["path_template"] = PATH_TEMPLATE
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _caller(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """The organisation, for a JSON request with a known key; else None (no answer here)."""
+        if (
+            _header(headers, b"content-type").split(b";", 1)[0].strip().lower()
+            != b"application/json"
+        ):
+            return None
+        length = _header(headers, b"content-length")
+        if not length.isdigit() or int(length) > self._max_body:
+            return None
+        scheme, _, key = _header(headers, b"authorization").decode("latin-1").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_LENGTH:
+            return None
+        try:
+            return await self._authenticate(key)
+        except DomainError:
+            return None
+
+    async def _read_body(self, receive: Any) -> bytes | None:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    sent = False
+
+    async def replayed() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
