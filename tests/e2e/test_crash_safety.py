@@ -1,0 +1,132 @@
+"""A crash loses no acknowledged connection: SIGKILL under load, restart, check every 201."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.crypto.keyring import generate_key_spec
+from tests.e2e.test_oauth_flow import consent
+from tests.support.oauth_provider import RunningProvider
+from tests.support.processes import create_organisation, free_port, serving
+
+
+@pytest.fixture
+def provider() -> Iterator[RunningProvider]:
+    running = RunningProvider()
+    yield running
+    running.stop()
+
+
+def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill takes the workers too
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def test_every_acknowledged_connection_survives_sigkill(
+    tmp_path: Path, provider: RunningProvider
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "EMBED_OAUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crash.sqlite3'}",
+        "EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec(),
+        "EMBED_OAUTH_PUBLIC_URL": base,
+    }
+    oauth_client = provider.provider.register(f"{base}/oauth2/callback")
+    org = create_organisation(env)
+    headers = {"Authorization": f"Bearer {org['apiKey']}"}
+    with serving(env, port), httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        credential = client.post(
+            "/credentials",
+            json={
+                "name": "c",
+                "clientId": oauth_client.client_id,
+                "clientSecret": oauth_client.client_secret,
+            },
+        ).json()
+        hub = client.post("/hubs", json={"name": "h"}).json()
+        connector = client.post(
+            f"/hubs/{hub['id']}/connectors",
+            json={"name": "p", "tokenUrl": provider.provider.token_url},
+        ).json()
+        grants = []
+        for _ in range(40):
+            url = client.post(
+                f"/embed/{hub['id']}/connector/{connector['id']}/oauth2/initialise",
+                json={
+                    "authorizeUrl": provider.provider.authorize_url,
+                    "clientId": oauth_client.client_id,
+                    "credential": {"id": credential["id"], "organisationId": org["organisationId"]},
+                },
+            ).json()["url"]
+            grants.append(consent(url, "allow", f"{base}/oauth2/callback"))
+
+    process = start(env, port)
+    acknowledged: list[dict[str, Any]] = []
+    provider.provider.token_delay = 0.1  # exchanges overlap, so the kill lands among them
+
+    async def create_then_kill() -> None:
+        enough = asyncio.Event()
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+
+            async def create(n: int, grant: dict[str, str]) -> None:
+                await asyncio.sleep(n * 0.025)  # a steady stream of requests
+                response = await client.post(
+                    f"/hubs/{hub['id']}/users/u-{n}/connections",
+                    json={
+                        "connectorId": connector["id"],
+                        "code": grant["code"],
+                        "state": grant["state"],
+                    },
+                )
+                if response.status_code == 201:
+                    acknowledged.append(response.json())
+                    if len(acknowledged) >= 10:
+                        enough.set()
+
+            tasks = [asyncio.create_task(create(n, grant)) for n, grant in enumerate(grants)]
+            await enough.wait()
+            # The server and its worker, at once, mid-load: some requests are in flight.
+            os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run(create_then_kill())
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert 10 <= len(acknowledged) < len(grants), "the kill should land while requests run"
+
+    with serving(env, port), httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for connection in acknowledged:
+            stored = client.get(f"/connections/{connection['id']}")
+            assert stored.status_code == 200
+            assert stored.json() == connection
+            token = client.post(f"/connections/{connection['id']}/access-token")
+            assert token.status_code == 200
+            assert token.json()["accessToken"] in provider.provider.tokens
