@@ -7,6 +7,8 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from adapters.http.dto import ErrorBody, ErrorField, ProviderErrorBody
 from application.errors import (
@@ -120,6 +122,22 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _response(status, ErrorBody(code=code, message=message), headers)
 
 
+def storage_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database is locked, down or unreachable: a retryable 503, never a 500. Nothing was
+    half-written: every write is one transaction, rolled back on the failure."""
+    log.warning(
+        "storage unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    body = ErrorBody(
+        code="storage_unavailable",
+        message="The service's database is unavailable right now; retry shortly.",
+    )
+    return _response(503, body, {"Retry-After": "2"})
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error(
         "unhandled error on %s %s: %s",
@@ -137,5 +155,11 @@ exception_handlers: ExceptionHandlersMap = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    # Connection failures, lock timeouts, a pool exhausted: the database, not the request.
+    OperationalError: storage_unavailable,
+    InterfaceError: storage_unavailable,
+    SqlAlchemyTimeout: storage_unavailable,
+    ConnectionError: storage_unavailable,
+    OSError: storage_unavailable,
     Exception: unexpected_error,
 }

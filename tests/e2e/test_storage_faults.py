@@ -1,0 +1,52 @@
+"""The database locked or unreachable: 503 with Retry-After, and recovery without a restart."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+
+from adapters.bootstrap import create_app, create_organisation
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.settings import Settings
+from tests.conftest import migrated_backend
+from tests.support.processes import free_port
+
+
+async def test_a_locked_sqlite_database_answers_503_then_recovers(tmp_path: Path) -> None:
+    settings = Settings(database_url="unused://")
+    async with migrated_backend("sqlite", tmp_path) as backend:
+        created = await create_organisation(backend.storage)("Acme")
+        app = create_app(settings, backend=backend, keyring=Keyring.parse(generate_key_spec()))
+        headers = {"Authorization": f"Bearer {created.api_key}"}
+        body = {"name": "c", "clientId": "cid", "clientSecret": "s"}
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/credentials", headers=headers)).status_code == 200
+            locker = sqlite3.connect(tmp_path / "test.sqlite3", isolation_level=None)
+            locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+            try:
+                locked = await client.post("/credentials", json=body, headers=headers)
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            assert locked.status_code == 503
+            assert locked.headers["retry-after"] == "2"
+            assert locked.json()["code"] == "storage_unavailable"
+            assert (await client.get("/credentials", headers=headers)).json()["items"] == []
+            recovered = await client.post("/credentials", json=body, headers=headers)
+            assert recovered.status_code == 201
+
+
+async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so() -> None:
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
+    )
+    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    async with AsyncTestClient(app) as client:
+        api = await client.get("/hubs", headers={"Authorization": "Bearer eo_anything"})
+        assert api.status_code == 503
+        assert api.json()["code"] == "storage_unavailable"
+        assert "Traceback" not in api.text
+        ready = await asyncio.wait_for(client.get("/health/ready"), timeout=30)
+        assert ready.status_code == 503
+        assert (await client.get("/health/live")).status_code == 200
