@@ -119,7 +119,13 @@ def build_services(
     return Services(
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
         hubs=ManageHubs(cached.hubs, clock, random),
-        connectors=ManageConnectors(cached.hubs, cached.connectors, clock, random),
+        connectors=ManageConnectors(
+            cached.hubs,
+            cached.connectors,
+            clock,
+            random,
+            allow_local_providers=settings.allow_local_providers,
+        ),
         initialise=InitialiseOAuth2Connection(
             hubs=cached.hubs,
             connectors=cached.connectors,
@@ -129,6 +135,7 @@ def build_services(
             random=random,
             redirect_uri=settings.redirect_uri,
             state_lifetime=settings.state_lifetime,
+            allow_local_providers=settings.allow_local_providers,
         ),
         create_connection=CreateConnection(
             hubs=cached.hubs,
@@ -236,7 +243,10 @@ def create_app(
     which tests use to show the fast path answers exactly alike."""
     backend = backend or open_backend(settings.database_url)
     clock = clock or SystemClock()
-    token_client = HttpxTokenEndpoint(total_timeout=settings.token_timeout.total_seconds())
+    token_client = HttpxTokenEndpoint(
+        total_timeout=settings.token_timeout.total_seconds(),
+        allow_private_addresses=settings.allow_local_providers,
+    )
     services = build_services(
         settings=settings,
         storage=backend.storage,

@@ -31,6 +31,7 @@ class Settings:
     token_timeout: timedelta = timedelta(seconds=10)
     cleanup_interval: timedelta = timedelta(minutes=5)
     cache_seconds: float = 2.0
+    allow_local_providers: bool = True
     log_level: str = "INFO"
 
     @property
@@ -84,6 +85,9 @@ class Settings:
             ),
             log_level=log_level,
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
+            allow_local_providers=_switch(
+                env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
+            ),
         )
 
 

@@ -2,8 +2,10 @@
 
 import asyncio
 import base64
+import ipaddress
 import json
-from urllib.parse import quote_plus
+import socket
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
@@ -31,7 +33,13 @@ class HttpxTokenEndpoint:
         connect_timeout: float = 5.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private_addresses: bool = True,
     ) -> None:
+        """Without ``allow_private_addresses`` (production), only https token URLs whose
+        host resolves to public addresses are called: no loopback, private, link-local or
+        reserved address, which a connector could otherwise aim at the service's own
+        network."""
+        self._allow_private = allow_private_addresses
         self._total_timeout = total_timeout
         self._max_bytes = max_response_bytes
         self._client = httpx.AsyncClient(
@@ -54,6 +62,8 @@ class HttpxTokenEndpoint:
             form += [("client_id", request.client_id), ("client_secret", request.client_secret)]
         try:
             async with asyncio.timeout(self._total_timeout):
+                if not self._allow_private:
+                    await self._refuse_private(request.token_url)
                 return await self._send(request.token_url, form, headers)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ProviderTimeout("The provider's token endpoint did not answer in time.") from exc
@@ -61,6 +71,27 @@ class HttpxTokenEndpoint:
             raise ProviderUnavailable(
                 f"The provider's token endpoint could not be reached ({type(exc).__name__})."
             ) from exc
+
+    async def _refuse_private(self, url: str) -> None:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").strip("[]")
+        if parts.scheme != "https" or not host:
+            raise ProviderUnavailable("The token URL must use https.")
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    host, parts.port or 443, type=socket.SOCK_STREAM
+                )
+            except OSError as exc:
+                raise ProviderUnavailable("The token URL's host does not resolve.") from exc
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+        if not addresses or not all(address.is_global for address in addresses):
+            raise ProviderUnavailable(
+                "The token URL points at a private or local network address, which this "
+                "service does not call (see EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS)."
+            )
 
     async def _send(
         self, url: str, form: list[tuple[str, str]], headers: dict[str, str]

@@ -32,7 +32,11 @@ class ManageConnectors:
         connectors: ConnectorRepository,
         clock: Clock,
         random: RandomSource,
+        allow_local_providers: bool = True,
     ) -> None:
+        """Without ``allow_local_providers`` (production), token URLs and issuers must be
+        https, even on loopback."""
+        self._allow_local = allow_local_providers
         self._hubs = hubs
         self._connectors = connectors
         self._clock = clock
@@ -50,12 +54,12 @@ class ManageConnectors:
             errors.add("tokenUrl", "is required")
         else:
             try:
-                parse_endpoint_url(new.token_url)
+                parse_endpoint_url(new.token_url, self._allow_local)
             except InvalidEndpointUrl as exc:
                 errors.add("tokenUrl", str(exc))
         if new.issuer is not None:
             try:
-                if parse_endpoint_url(new.issuer).query or "?" in new.issuer:
+                if parse_endpoint_url(new.issuer, self._allow_local).query or "?" in new.issuer:
                     errors.add("issuer", "must not have a query (RFC 8414 §2)")
             except InvalidEndpointUrl as exc:
                 errors.add("issuer", str(exc))

@@ -62,6 +62,7 @@ class InitialiseOAuth2Connection:
         random: RandomSource,
         redirect_uri: str,
         state_lifetime: timedelta,
+        allow_local_providers: bool = True,
     ) -> None:
         self._hubs = hubs
         self._connectors = connectors
@@ -71,6 +72,7 @@ class InitialiseOAuth2Connection:
         self._random = random
         self._redirect_uri = redirect_uri
         self._state_lifetime = state_lifetime
+        self._allow_local = allow_local_providers
 
     async def __call__(self, command: InitialiseCommand) -> str:
         organisation_id = command.organisation_id
@@ -95,6 +97,7 @@ class InitialiseOAuth2Connection:
                 additional_params=command.additional_params,
                 disable_offline_access=command.disable_offline_access,
                 scope_separator=connector.scope_separator,
+                allow_loopback_http=self._allow_local,
             )
         except InvalidInput as exc:
             raise InvalidInput(exc.message, [*errors.invalid, *exc.fields]) from None

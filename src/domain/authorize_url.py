@@ -71,6 +71,7 @@ def parse_authorization_request(
     additional_params: str | None,
     disable_offline_access: bool,
     scope_separator: ScopeSeparator,
+    allow_loopback_http: bool = True,
 ) -> AuthorizationRequest:
     """See ``_parse``. A pure function, so repeated requests (a product sends the same shape
     again and again) are answered from memory; refusals are always computed afresh."""
@@ -82,6 +83,7 @@ def parse_authorization_request(
         additional_params=additional_params,
         disable_offline_access=disable_offline_access,
         scope_separator=scope_separator,
+        allow_loopback_http=allow_loopback_http,
     )
 
 
@@ -95,6 +97,7 @@ def _parse(
     additional_params: str | None,
     disable_offline_access: bool,
     scope_separator: ScopeSeparator,
+    allow_loopback_http: bool,
 ) -> AuthorizationRequest:
     """Validate the caller's part of an authorize URL; empty strings count as absent.
 
@@ -111,7 +114,7 @@ def _parse(
         errors.add("authorizeUrl", "is required")
     else:
         try:
-            endpoint = parse_endpoint_url(authorize_url)
+            endpoint = parse_endpoint_url(authorize_url, allow_loopback_http)
         except InvalidEndpointUrl as exc:
             errors.add("authorizeUrl", str(exc))
     validate_client_id(client_id, errors)

@@ -50,11 +50,11 @@ def _valid_host(host: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def parse_endpoint_url(raw: str) -> EndpointUrl:
+def parse_endpoint_url(raw: str, allow_loopback_http: bool = True) -> EndpointUrl:
     """Accept an absolute ``https`` URL with a host, no user-info and no fragment.
 
-    ``http`` is accepted only for loopback hosts, so that local development and tests work
-    while a production provider can never be reached in clear text.
+    ``http`` is accepted only for loopback hosts, and only while ``allow_loopback_http``
+    (development and tests); a production provider is never reached in clear text.
     """
     if len(raw) > MAX_URL_LENGTH:
         raise InvalidEndpointUrl(f"must be at most {MAX_URL_LENGTH} characters")
@@ -87,6 +87,10 @@ def parse_endpoint_url(raw: str) -> EndpointUrl:
         digits = port_text[1:]
         if not digits.isdigit() or not 0 < int(digits) < 65536:
             raise InvalidEndpointUrl("must have a valid port")
-    if scheme == "http" and not is_loopback_host(host):
-        raise InvalidEndpointUrl("must use https (http is allowed only for loopback hosts)")
+    if scheme == "http" and not (allow_loopback_http and is_loopback_host(host)):
+        raise InvalidEndpointUrl(
+            "must use https (http is allowed only for loopback hosts, in development)"
+            if allow_loopback_http is False
+            else "must use https (http is allowed only for loopback hosts)"
+        )
     return EndpointUrl(url=raw, host=host, query=parts.query)
