@@ -35,6 +35,7 @@ from adapters.http.errors import exception_handlers
 from adapters.http.fast_initialise import InitialiseFastPath
 from adapters.http.initialise import initialise_oauth2_connection
 from adapters.http.management import ConnectorController, CredentialController, HubController
+from adapters.http.rate_limit import RateLimiter
 from adapters.http.services import Services
 from adapters.memory.repositories import in_memory_storage
 from adapters.observability import InstrumentedTokenEndpoint, RequestObserver
@@ -259,6 +260,9 @@ def create_app(
     authenticate = AuthenticateApiKey(
         cached_reads(backend.storage, settings.cache_seconds).api_keys
     )
+    limiter = (
+        RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    )
     handlers: list[Any] = [
         CredentialController,
         HubController,
@@ -281,7 +285,7 @@ def create_app(
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(ApiKeyAuthentication, authenticate=authenticate),
+            DefineMiddleware(ApiKeyAuthentication, authenticate=authenticate, limiter=limiter),
             RequireJsonBody,
         ],
         exception_handlers=exception_handlers,
@@ -314,6 +318,7 @@ def create_app(
             initialise=services.initialise,
             authenticate=authenticate,
             max_body_bytes=settings.max_body_bytes,
+            limiter=limiter,
         )
     app.asgi_handler = RequestObserver(handler)
     return app

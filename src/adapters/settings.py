@@ -32,6 +32,7 @@ class Settings:
     cleanup_interval: timedelta = timedelta(minutes=5)
     cache_seconds: float = 2.0
     allow_local_providers: bool = True
+    rate_limit_per_minute: int = 0
     log_level: str = "INFO"
 
     @property
@@ -85,6 +86,9 @@ class Settings:
             ),
             log_level=log_level,
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
+            rate_limit_per_minute=_bounded_int(
+                env, "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE", 0, 0, 10_000_000
+            ),
             allow_local_providers=_switch(
                 env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
             ),

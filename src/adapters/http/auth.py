@@ -8,9 +8,13 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp
 
 from adapters.http.errors import UnsupportedMediaType
+from adapters.http.rate_limit import RateLimiter
 from application.errors import Unauthenticated
 from application.organisations import AuthenticateApiKey
+from domain.api_keys import hash_api_key
 
+# Set by the initialise fast path once it has charged the key's allowance.
+RATE_CHECKED = "embed_oauth.rate_checked"
 # Paths reachable without an API key.
 PUBLIC_PATHS = ["^/health/", "^/schema", "^/oauth2/callback$", "^/demo$", "^/metrics$"]
 MAX_KEY_LENGTH = 256
@@ -19,9 +23,12 @@ MAX_KEY_LENGTH = 256
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     """``Authorization: Bearer <apiKey>``; the request's user becomes the organisation id."""
 
-    def __init__(self, app: ASGIApp, authenticate: AuthenticateApiKey) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticate: AuthenticateApiKey, limiter: RateLimiter | None = None
+    ) -> None:
         super().__init__(app, exclude=PUBLIC_PATHS)
         self._authenticate = authenticate
+        self._limiter = limiter
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -33,7 +40,10 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             raise Unauthenticated("An API key is required: send 'Authorization: Bearer <apiKey>'.")
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("The API key is not valid.")
-        return AuthenticationResult(user=await self._authenticate(key), auth=None)
+        organisation_id = await self._authenticate(key)
+        if self._limiter is not None and not connection.scope.get(RATE_CHECKED):
+            self._limiter.check(hash_api_key(key))
+        return AuthenticationResult(user=organisation_id, auth=None)
 
 
 class RequireJsonBody:

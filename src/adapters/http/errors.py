@@ -114,11 +114,15 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     message = str(exc.detail) if status < 500 else "The service failed to handle the request."
     if status == 400 and "JSON" in message:
         message = "The request body is not valid JSON."
+    elif status == 429:
+        message = str(exc.detail)
     elif status == 413:
         message = (
             "The request body is larger than the service accepts (EMBED_OAUTH_MAX_BODY_BYTES)."
         )
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    headers = {
+        k: v for k, v in (exc.headers or {}).items() if k.lower() in ("allow", "retry-after")
+    }
     return _response(status, ErrorBody(code=code, message=message), headers)
 
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import msgspec
 
-from adapters.http.auth import MAX_KEY_LENGTH
+from adapters.http.auth import MAX_KEY_LENGTH, RATE_CHECKED
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest
 from adapters.http.initialise import command_from
+from adapters.http.rate_limit import RateLimiter, TooManyRequests
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import AuthenticateApiKey
+from domain.api_keys import hash_api_key
 from domain.errors import DomainError
 
 _PATH = re.compile(r"/embed/([^/]+)/connector/([^/]+)/oauth2/initialise")
@@ -40,11 +42,13 @@ class InitialiseFastPath:
         initialise: InitialiseOAuth2Connection,
         authenticate: AuthenticateApiKey,
         max_body_bytes: int,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._app = app
         self._initialise = initialise
         self._authenticate = authenticate
         self._max_body = max_body_bytes
+        self._limiter = limiter
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         match = (
@@ -52,7 +56,7 @@ class InitialiseFastPath:
             if scope["type"] == "http" and scope["method"] == "POST"
             else None
         )
-        organisation_id = await self._caller(scope["headers"]) if match else None
+        organisation_id = await self._caller(scope) if match else None
         if match is None or organisation_id is None:
             await self._app(scope, receive, send)
             return
@@ -82,8 +86,10 @@ class InitialiseFastPath:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    async def _caller(self, headers: list[tuple[bytes, bytes]]) -> str | None:
-        """The organisation, for a JSON request with a known key; else None (no answer here)."""
+    async def _caller(self, scope: Any) -> str | None:
+        """The organisation, for a JSON request with a known key within its allowance; else
+        None (no answer here: the application gives the 401, 415, 413 or 429)."""
+        headers = scope["headers"]
         if (
             _header(headers, b"content-type").split(b";", 1)[0].strip().lower()
             != b"application/json"
@@ -97,9 +103,17 @@ class InitialiseFastPath:
         if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_LENGTH:
             return None
         try:
-            return await self._authenticate(key)
+            organisation_id = await self._authenticate(key)
         except DomainError:
             return None
+        if self._limiter is not None:
+            scope[RATE_CHECKED] = True
+            try:
+                self._limiter.check(hash_api_key(key))
+            except TooManyRequests:
+                scope[RATE_CHECKED] = False  # let the application charge and refuse it
+                return None
+        return organisation_id
 
     async def _read_body(self, receive: Any) -> bytes | None:
         chunks = []
