@@ -23,6 +23,8 @@ class CallbackResult:
     summary: str
     origins: tuple[str, ...] = ()
     message: dict[str, str] = field(default_factory=dict)
+    # On success the page adds the code from its own URL: the response never contains it.
+    code_from_url: bool = False
 
 
 class HandleCallback:
@@ -80,5 +82,6 @@ class HandleCallback:
             True,
             "Authorised. You can close this window.",
             hub.allowed_origins,
-            {"code": params.code, "state": params.state},
+            {"state": params.state},
+            code_from_url=True,
         )

@@ -306,7 +306,8 @@ async def test_callback_passes_the_code_only_to_the_hubs_origins(kit: Kit) -> No
     result = await kit.callback(CallbackParams(state=state, code="c"))
     assert result.ok
     assert result.origins == ("https://app.example",)
-    assert result.message == {"code": "c", "state": state}
+    assert result.message == {"state": state}
+    assert result.code_from_url
     await kit.create(new(t, state, code="c"))
     used = await kit.callback(CallbackParams(state=state, code="c"))
     assert not used.ok

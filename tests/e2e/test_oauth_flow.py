@@ -169,8 +169,10 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
     assert page.status_code == 200
     assert posted_message(page.text) == {
         "origins": [APP_ORIGIN],
-        "message": {"code": returned["code"], "state": returned["state"]},
+        "message": {"state": returned["state"]},
+        "codeFromUrl": True,  # the page reads the code from its own URL
     }
+    assert returned["code"] not in page.text
 
     created = await flow.connect(ids, returned["code"], returned["state"])
     assert created.status_code == 201, created.text

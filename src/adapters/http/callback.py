@@ -30,6 +30,9 @@ h1 {{ font-size: 1.3rem }}
 (function () {{
   var result = JSON.parse(document.getElementById("result").textContent);
   if (!window.opener || result.origins.length === 0) {{ return; }}
+  if (result.codeFromUrl) {{
+    result.message.code = new URLSearchParams(window.location.search).get("code");
+  }}
   result.origins.forEach(function (origin) {{
     try {{ window.opener.postMessage(result.message, origin); }} catch (e) {{}}
   }});
@@ -79,6 +82,12 @@ async def oauth2_callback(
         title=html.escape(title),
         summary=html.escape(result.summary),
         nonce=nonce,
-        result=json_for_html({"origins": list(result.origins), "message": result.message}),
+        result=json_for_html(
+            {
+                "origins": list(result.origins),
+                "message": result.message,
+                "codeFromUrl": result.code_from_url,
+            }
+        ),
     )
     return html_response(body, 200 if result.ok else 400, page_headers(nonce))
