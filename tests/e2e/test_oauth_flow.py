@@ -18,6 +18,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app, create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
+from application.ports import Storage
 from tests.conftest import SQL_BACKENDS, migrated_backend
 from tests.support.oauth_provider import PASSWORD, USERNAME, Client, Provider, RunningProvider
 
@@ -42,6 +43,7 @@ class Flow:
     organisation_id: str
     api_key: str
     db_path: Path | None  # the SQLite file, when the backend is SQLite
+    storage: Storage
 
     @property
     def auth(self) -> dict[str, str]:
@@ -148,6 +150,7 @@ async def flow(
                 created.organisation.id,
                 created.api_key,
                 tmp_path / "test.sqlite3" if request.param == "sqlite" else None,
+                backend.storage,
             )
 
 
