@@ -3,7 +3,8 @@
 import html
 from typing import Annotated, Any
 
-from litestar import Response, get
+from litestar import MediaType, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from adapters.http.dependencies import UseCases
@@ -50,6 +51,14 @@ def _query(name: str) -> Any:
 
 @get(
     "/oauth2/callback",
+    media_type=MediaType.HTML,
+    responses={
+        400: ResponseSpec(
+            data_container=str,
+            media_type=MediaType.HTML,
+            description="A page saying why the connection could not be completed",
+        )
+    },
     tags=["connect"],
     security=[],
     summary="The redirect_uri: hands the authorization result to the embedding page",
