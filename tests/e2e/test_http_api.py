@@ -280,13 +280,23 @@ async def test_malformed_requests_get_clear_4xx_errors(
     assert_error(response, status)
 
 
-async def test_deeply_nested_json_is_a_400_not_a_crash(api: Api) -> None:
-    ids = await setup(api)
-    deep = b"[" * 100_000 + b"]" * 100_000
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 413, "EMBED_OAUTH_MAX_BODY_BYTES"),
+        (b'{"name": ' + b"[" * 1_000 + b"]" * 1_000 + b"}", 400, "nested too deeply"),
+        (b'{"name": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 400, "nested too deeply"),
+        (b'{"name": ' + b"[" * 50 + b"]" * 50 + b"}", 400, "Expected `str`"),
+    ],
+)
+async def test_deeply_nested_json_is_refused_naming_the_limit(
+    api: Api, body: bytes, status: int, words: str
+) -> None:
     headers = {**api.auth(), "Content-Type": "application/json"}
-    response = await api.client.post(initialise_path(ids), content=deep, headers=headers)
-    assert response.status_code in (400, 413)
-    assert_error(response, response.status_code)
+    for path in ("/hubs", "/credentials"):
+        response = await api.client.post(path, content=body, headers=headers)
+        error = assert_error(response, status)
+        assert words in error["message"] + str(error.get("fields", ""))
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,17 @@ def storage_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return _response(503, body, {"Retry-After": "2"})
 
 
+def too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """JSON nested beyond what the decoder follows (about a thousand levels): the request's
+    fault, whatever the framework's JSON decoder raises for it."""
+    log.warning("request body nested too deeply on %s %s", request.method, request.url.path)
+    body = ErrorBody(
+        code="invalid_input",
+        message="The request body is nested too deeply (JSON depth limit, about 1000 levels).",
+    )
+    return _response(400, body)
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error(
         "unhandled error on %s %s: %s",
@@ -165,5 +176,6 @@ exception_handlers: ExceptionHandlersMap = {
     SqlAlchemyTimeout: storage_unavailable,
     ConnectionError: storage_unavailable,
     OSError: storage_unavailable,
+    RecursionError: too_deep,
     Exception: unexpected_error,
 }
