@@ -16,11 +16,14 @@ from tests.support.oauth_provider import PASSWORD, USERNAME, RunningProvider
 from tests.support.processes import create_organisation, free_port, serving
 
 CHROMIUM = os.environ.get("EMBED_OAUTH_TEST_CHROMIUM") or shutil.which("chromium") or ""
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM,
-    reason="no Chromium found (make test installs Debian's chromium where apt-get can), "
-    "so the browser test is skipped",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM,
+        reason="no Chromium found (make test installs Debian's chromium where apt-get can), "
+        "so the browser test is skipped",
+    ),
+]
 # As this machine's notes advise: no sandbox as root, and no background traffic to the internet.
 CHROMIUM_ARGS = [
     "--no-sandbox",

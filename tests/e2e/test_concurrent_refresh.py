@@ -14,6 +14,8 @@ from tests.e2e.test_oauth_flow import consent
 from tests.support.oauth_provider import RunningProvider
 from tests.support.processes import create_organisation, free_port, run_cli, serving
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def provider() -> Iterator[RunningProvider]:

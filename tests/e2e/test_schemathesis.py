@@ -23,6 +23,8 @@ from adapters.sql import schema as migrations
 from adapters.sql.engine import create_engine
 from adapters.sql.repositories import sql_storage
 
+pytestmark = pytest.mark.slow
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

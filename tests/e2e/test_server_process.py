@@ -4,8 +4,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from tests.support.processes import create_organisation, free_port, serving
+
+pytestmark = pytest.mark.slow
 
 
 def test_served_app_creates_everything_and_initialises(tmp_path: Path) -> None:
