@@ -21,6 +21,23 @@ from tests.support.oauth_provider import RunningProvider
 
 
 @pytest.fixture
+def service_logging() -> Iterator[None]:
+    """The service's logging configuration at DEBUG, undone afterwards: it replaces the root
+    logger's handlers, which must not outlive this test."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    libraries = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    configure_logging("DEBUG")
+    try:
+        yield
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        for name, library_level in libraries.items():
+            logging.getLogger(name).setLevel(library_level)
+
+
+@pytest.fixture
 def provider() -> Iterator[RunningProvider]:
     running = RunningProvider()
     yield running
@@ -28,9 +45,11 @@ def provider() -> Iterator[RunningProvider]:
 
 
 async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
-    tmp_path: Path, provider: RunningProvider, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    provider: RunningProvider,
+    caplog: pytest.LogCaptureFixture,
+    service_logging: None,
 ) -> None:
-    configure_logging("DEBUG")  # the service's own configuration, at its most talkative
     assert logging.getLogger("httpx").level == logging.WARNING  # never logs request lines
     assert logging.getLogger("httpcore").level == logging.WARNING
     logging.getLogger().addHandler(caplog.handler)  # configure_logging replaced the handlers
