@@ -284,18 +284,11 @@ async def prepare(database_url: str, keys: str, states: int, connections: int) -
     engine = create_engine(database_url)
     try:
         seeded = await seed_objects(engine, Keyring.parse(keys))
-        if states or connections:
-            started = time.monotonic()
-            await seed_filler(engine, seeded, states, connections)
-            counted = await count_rows(engine)
-            print(
-                f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
-                f"in {time.monotonic() - started:.0f} s",
-                flush=True,
-            )
-        return seeded
     finally:
         await engine.dispose()
+    if states or connections:
+        await add_filler(database_url, seeded, states, connections)
+    return seeded
 
 
 async def add_filler(database_url: str, seeded: Seeded, states: int, connections: int) -> None:

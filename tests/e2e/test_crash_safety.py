@@ -3,9 +3,6 @@
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 from adapters.crypto.keyring import generate_key_spec
 from tests.e2e.test_oauth_flow import consent
 from tests.support.oauth_provider import RunningProvider
-from tests.support.processes import create_organisation, free_port, serving
+from tests.support.processes import create_organisation, free_port, serving, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -26,26 +23,6 @@ def provider() -> Iterator[RunningProvider]:
     running = RunningProvider()
     yield running
     running.stop()
-
-
-def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill takes the workers too
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
 
 
 def test_every_acknowledged_connection_survives_sigkill(
@@ -87,7 +64,7 @@ def test_every_acknowledged_connection_survives_sigkill(
             ).json()["url"]
             grants.append(consent(url, "allow", f"{base}/oauth2/callback"))
 
-    process = start(env, port)
+    process = start_server(env, port, new_session=True)
     acknowledged: list[dict[str, Any]] = []
     provider.provider.token_delay = 0.1  # exchanges overlap, so the kill lands among them
 

@@ -2,10 +2,7 @@
 workers in one server; and shutting down without dropping requests in flight."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +15,13 @@ from adapters.crypto.keyring import generate_key_spec
 from tests.conftest import needs_postgres
 from tests.e2e.test_oauth_flow import consent
 from tests.support.oauth_provider import RunningProvider
-from tests.support.processes import create_organisation, free_port, run_cli, serving
+from tests.support.processes import (
+    create_organisation,
+    free_port,
+    run_cli,
+    serving,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -141,21 +144,9 @@ def test_shutdown_finishes_requests_in_flight(tmp_path: Path, provider: RunningP
     port = free_port()
     env = environment(f"sqlite+aiosqlite:///{tmp_path / 'g.sqlite3'}", port)
     oauth_client = provider.provider.register(f"http://127.0.0.1:{port}/oauth2/callback")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
+    process = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         org = create_organisation(env)
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:

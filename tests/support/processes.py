@@ -35,30 +35,39 @@ def create_organisation(env: Mapping[str, str], name: str = "Acme") -> dict[str,
     return dict(json.loads(run_cli(env, "organisations", "create", "--name", name)))
 
 
-@contextmanager
-def serving(env: Mapping[str, str], port: int, *extra: str) -> Iterator[str]:
-    """`embed-oauth serve` on ``port`` until the block ends; yields its base URL."""
+def start_server(
+    env: Mapping[str, str], port: int, *extra: str, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """`embed-oauth serve` on ``port``, returned once it answers. ``new_session`` puts it in
+    a process group of its own, so that a signal to the group reaches its workers too."""
     process = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), *extra],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        start_new_session=new_session,
     )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"the server did not start:\n{output}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def serving(env: Mapping[str, str], port: int, *extra: str) -> Iterator[str]:
+    """`embed-oauth serve` on ``port`` until the block ends; yields its base URL."""
+    process = start_server(env, port, *extra)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the server did not start:\n{output}")
-            time.sleep(0.1)
         yield base
     finally:
         process.terminate()
