@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -14,11 +13,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-if TYPE_CHECKING:
-    from adapters.bootstrap import Backend
-    from application.ports import Storage
-
+from adapters.bootstrap import Backend
+from adapters.memory.repositories import in_memory_storage
+from adapters.sql import schema
 from adapters.sql.engine import create_engine
+from adapters.sql.repositories import sql_storage
+from application.ports import Storage
 
 POSTGRES_URL = os.environ.get("EMBED_OAUTH_TEST_POSTGRES_URL", "")
 needs_postgres = pytest.mark.skipif(
@@ -54,11 +54,8 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
 
 
 @asynccontextmanager
-async def migrated_backend(kind: str, tmp_path: Path) -> AsyncIterator["Backend"]:
+async def migrated_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
     """A Backend on SQLite or PostgreSQL at the latest schema, for building the real app."""
-    from adapters.bootstrap import Backend  # noqa: PLC0415  (keeps this module light)
-    from adapters.sql import schema  # noqa: PLC0415
-    from adapters.sql.repositories import sql_storage  # noqa: PLC0415
 
     async with sql_engine(kind, tmp_path) as engine:
         await schema.upgrade(engine)
@@ -94,11 +91,8 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=ALL_BACKENDS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator["Storage"]:
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     """One storage backend per run: the in-memory fakes, SQLite, PostgreSQL."""
-    from adapters.memory.repositories import in_memory_storage  # noqa: PLC0415
-    from adapters.sql import schema  # noqa: PLC0415
-    from adapters.sql.repositories import sql_storage  # noqa: PLC0415
 
     if request.param == "memory":
         yield in_memory_storage()

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from adapters.memory.repositories import InMemoryConnectionRepository, InMemoryRefreshLock
 from application.access_tokens import GetAccessToken, RefreshPolicy
 from application.callback import CallbackParams, HandleCallback
 from application.connections import CreateConnection, NewConnection, access_token_context
@@ -21,6 +22,7 @@ from application.errors import (
 from application.initialise import InitialiseCommand
 from application.ports import TokenEndpointAnswer, TokenRequest
 from application.states import InvalidState
+from domain.errors import InvalidInput
 from domain.model import ConnectionStatus
 from tests.application.conftest import REDIRECT_URI, Tenant, World
 from tests.fakes import ReversingCipher
@@ -140,7 +142,9 @@ async def test_code_exchange_sends_the_grant_and_stores_encrypted_tokens(kit: Ki
     assert form["grant_type"] == "authorization_code"
     assert form["code"] == "the-code"
     assert form["redirect_uri"] == REDIRECT_URI
-    assert form["code_verifier"] == kit.world.sealer.open(state).pkce_verifier  # type: ignore[union-attr]
+    opened = kit.world.sealer.open(state)
+    assert opened is not None
+    assert form["code_verifier"] == opened.pkce_verifier
     assert connection.scopes == ("read", "offline_access")
     assert connection.name == t.connector.name
     assert "at-1" not in connection.sealed_access_token
@@ -178,7 +182,9 @@ async def test_provider_failures_store_nothing(
     kit.endpoint.answers = [answer]
     with pytest.raises(error):
         await kit.create(new(t, await issue(kit, t)))
-    assert kit.world.storage.connections.rows == {}  # type: ignore[attr-defined]
+    connections = kit.world.storage.connections
+    assert isinstance(connections, InMemoryConnectionRepository)
+    assert connections.rows == {}
 
 
 async def test_deleted_credential_stops_the_exchange(kit: Kit) -> None:
@@ -192,9 +198,9 @@ async def test_deleted_credential_stops_the_exchange(kit: Kit) -> None:
 
 async def test_invalid_fields_are_listed(kit: Kit) -> None:
     t = await kit.world.tenant("acme")
-    with pytest.raises(Exception, match="invalid fields") as caught:
+    with pytest.raises(InvalidInput, match="invalid fields") as caught:
         await kit.create(NewConnection(t.organisation_id, t.hub.id, "", "", "", "", name="x" * 300))
-    fields = {f.field for f in caught.value.fields}  # type: ignore[attr-defined]
+    fields = {f.field for f in caught.value.fields}
     assert fields == {"user_id", "connectorId", "code", "state", "name"}
 
 
@@ -284,7 +290,9 @@ async def test_other_refresh_failures_leave_tokens_untouched(
     with pytest.raises((ProviderUnavailable, ProviderRejected, ProviderTimeout)):
         await kit.access(t.organisation_id, connection_id)
     assert await kit.world.storage.connections.get(t.organisation_id, connection_id) == before
-    assert kit.world.storage.refresh_locks.rows == {}  # type: ignore[attr-defined]
+    locks = kit.world.storage.refresh_locks
+    assert isinstance(locks, InMemoryRefreshLock)
+    assert locks.rows == {}
 
 
 async def test_other_organisations_connection_is_not_found(kit: Kit) -> None:

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ from domain.state import state_binding
 from tests.application.conftest import REDIRECT_URI, Tenant, World
 
 
-def command(t: Tenant, **changes: object) -> InitialiseCommand:
+def command(t: Tenant, **changes: Any) -> InitialiseCommand:
     base = InitialiseCommand(
         organisation_id=t.organisation_id,
         hub_id=t.hub.id,
@@ -25,7 +26,7 @@ def command(t: Tenant, **changes: object) -> InitialiseCommand:
         credential_organisation_id=t.organisation_id,
         scopes=["read", "read", "write"],
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def query(url: str) -> dict[str, list[str]]:

@@ -1,5 +1,6 @@
 """The authorize URL policy, rule by rule (issue 2, rules 1-5 and 9)."""
 
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -17,8 +18,8 @@ STATE = "c3RhdGUtdmFsdWU"
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
-def parse(**overrides: object) -> AuthorizationRequest:
-    args: dict[str, object] = {
+def parse(**overrides: Any) -> AuthorizationRequest:
+    args: dict[str, Any] = {
         "authorize_url": "https://provider.example.com/oauth/authorize",
         "client_id": "client-123",
         "scopes": ["openid", "email"],
@@ -28,7 +29,7 @@ def parse(**overrides: object) -> AuthorizationRequest:
         "scope_separator": ScopeSeparator.SPACE,
     }
     args.update(overrides)
-    return parse_authorization_request(**args)  # type: ignore[arg-type]
+    return parse_authorization_request(**args)
 
 
 def build(request: AuthorizationRequest, challenge: str | None = CHALLENGE) -> str:

@@ -159,7 +159,7 @@ async def test_fast_and_plain_paths_answer_alike(pair: Pair) -> None:
 
 async def test_only_valid_requests_from_known_keys_take_the_fast_path(pair: Pair) -> None:
     handler = pair.fast.app.asgi_handler
-    fast_path = handler._app  # type: ignore[attr-defined]
+    fast_path = handler._app  # type: ignore[attr-defined]  # into the observer, on purpose
     assert isinstance(fast_path, InitialiseFastPath)
     handed_on: list[str] = []
     inner = fast_path._app

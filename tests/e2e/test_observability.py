@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from adapters.bootstrap import create_app, open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
-from adapters.observability import JsonFormatter
+from adapters.observability import JsonFormatter, request_id_var
 from adapters.settings import Settings
 from tests.e2e.conftest import Api
 
@@ -51,8 +51,6 @@ async def test_access_log_is_structured_and_never_contains_the_query(
 
 
 def test_json_formatter_carries_the_request_id_and_extra_fields() -> None:
-    from adapters.observability import request_id_var  # noqa: PLC0415
-
     token = request_id_var.set("abc")
     try:
         record = logging.makeLogRecord({"msg": "hello %s", "args": ("x",), "levelname": "INFO"})

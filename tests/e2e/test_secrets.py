@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -70,8 +71,8 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
         headers = {"Authorization": f"Bearer {created.api_key}"}
         async with AsyncTestClient(app) as client:
 
-            async def call(method: str, path: str, **kwargs: object) -> httpx.Response:
-                response = await client.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+            async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+                response = await client.request(method, path, headers=headers, **kwargs)
                 (token_responses if path.endswith("/access-token") else responses).append(response)
                 return response
 
