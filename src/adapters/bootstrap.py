@@ -4,8 +4,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -108,6 +109,7 @@ def build_services(
     *,
     settings: Settings,
     storage: Storage,
+    cached: Storage,
     keyring: Keyring,
     clock: Clock,
     random: RandomSource,
@@ -116,7 +118,6 @@ def build_services(
     cipher = AesGcmSecretCipher(keyring, reload=keyring_reloader(settings))
     sealer = AesGcmStateSealer(keyring)
     states = RedeemState(sealer, storage.used_states, clock)
-    cached = cached_reads(storage, settings.cache_seconds)
     return Services(
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
         hubs=ManageHubs(cached.hubs, clock, random),
@@ -217,6 +218,14 @@ def cached_reads(storage: Storage, seconds: float) -> Storage:
     )
 
 
+async def drain_caches(cached: Storage) -> None:
+    """Let background cache loads finish before the engine is disposed of."""
+    for field in fields(cached):
+        drain = getattr(getattr(cached, field.name), "drain", None)
+        if drain is not None:
+            await drain()
+
+
 def create_organisation(
     storage: Storage, clock: Clock | None = None, random: RandomSource | None = None
 ) -> CreateOrganisation:
@@ -248,18 +257,18 @@ def create_app(
         total_timeout=settings.token_timeout.total_seconds(),
         allow_private_addresses=settings.allow_local_providers,
     )
+    cached = cached_reads(backend.storage, settings.cache_seconds)
     services = build_services(
         settings=settings,
         storage=backend.storage,
+        cached=cached,
         keyring=keyring or load_keyring(settings),
         clock=clock,
         random=random or SecureRandom(),
         token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
     )
     purge = PurgeExpired(backend.storage.used_states, backend.storage.refresh_locks, clock)
-    authenticate = AuthenticateApiKey(
-        cached_reads(backend.storage, settings.cache_seconds).api_keys
-    )
+    authenticate = AuthenticateApiKey(cached.api_keys)
     limiter = (
         RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
     )
@@ -290,7 +299,7 @@ def create_app(
         ],
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
-        on_shutdown=[backend.close, token_client.close],
+        on_shutdown=[partial(drain_caches, cached), backend.close, token_client.close],
         openapi_config=OpenAPIConfig(
             title="embed-oauth",
             version=VERSION,

@@ -90,6 +90,11 @@ class TtlCache(Generic[K, V]):
         pending.add_done_callback(settle)
         return pending
 
+    async def drain(self) -> None:
+        """Wait for loads still running (at shutdown, before the database goes away)."""
+        if self._loading:
+            await asyncio.gather(*self._loading.values(), return_exceptions=True)
+
     def discard_where(self, predicate: Callable[[K], bool]) -> None:
         for key in [k for k in self._entries if predicate(k)]:
             del self._entries[key]
@@ -115,6 +120,9 @@ class CachedApiKeys:
         self._cache.discard_where(lambda k: k == key_hash)
         return await self._inner.delete(key_hash)
 
+    async def drain(self) -> None:
+        await self._cache.drain()
+
 
 class CachedHubs:
     def __init__(self, inner: HubRepository, ttl: float) -> None:
@@ -135,6 +143,9 @@ class CachedHubs:
     async def delete(self, organisation_id: str, hub_id: str) -> bool:
         self._cache.discard_where(lambda k: k[1] == hub_id)
         return await self._inner.delete(organisation_id, hub_id)
+
+    async def drain(self) -> None:
+        await self._cache.drain()
 
 
 class CachedConnectors:
@@ -157,6 +168,9 @@ class CachedConnectors:
         self._cache.discard_where(lambda k: k[1] == connector_id)
         return await self._inner.delete(hub_id, connector_id)
 
+    async def drain(self) -> None:
+        await self._cache.drain()
+
 
 class CachedCredentials:
     def __init__(self, inner: CredentialRepository, ttl: float) -> None:
@@ -178,6 +192,9 @@ class CachedCredentials:
     async def delete(self, organisation_id: str, credential_id: str) -> bool:
         self._cache.discard_where(lambda k: k[1] == credential_id)
         return await self._inner.delete(organisation_id, credential_id)
+
+    async def drain(self) -> None:
+        await self._cache.drain()
 
 
 class CachedConnections:
@@ -231,3 +248,6 @@ class CachedConnections:
     async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
         self._forget(connection_id)
         await self._inner.set_status(connection_id, status)
+
+    async def drain(self) -> None:
+        await self._cache.drain()

@@ -121,3 +121,21 @@ async def test_a_reload_that_finds_nothing_evicts_the_entry() -> None:
     for _ in range(3):
         await asyncio.sleep(0)
     assert cache.get("k") is None
+
+
+async def test_draining_waits_for_background_loads() -> None:
+    clock = Ticker()
+    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
+    finished = asyncio.Event()
+
+    async def slow() -> str | None:
+        await asyncio.sleep(0.02)
+        finished.set()
+        return "fresh"
+
+    cache.put("k", "old")
+    clock.now = 1.5
+    assert await cache.get_or_load("k", slow) == "old"  # a background reload starts
+    assert not finished.is_set()
+    await cache.drain()
+    assert finished.is_set()

@@ -48,8 +48,8 @@ def provider() -> Iterator[RunningProvider]:
 async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     tmp_path: Path,
     provider: RunningProvider,
+    service_logging: None,  # before caplog: torn down after it, so the levels end restored
     caplog: pytest.LogCaptureFixture,
-    service_logging: None,
 ) -> None:
     assert logging.getLogger("httpx").level == logging.WARNING  # never logs request lines
     assert logging.getLogger("httpcore").level == logging.WARNING
