@@ -4,13 +4,19 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 
 from adapters.bootstrap import create_app, create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
-from tests.conftest import migrated_backend
+from adapters.sql import schema
+from adapters.sql.engine import create_engine
+from adapters.sql.repositories import sql_storage
+from tests.conftest import migrated_backend, needs_postgres
 from tests.support.processes import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 
 async def test_a_locked_sqlite_database_answers_503_then_recovers(tmp_path: Path) -> None:
@@ -50,3 +56,35 @@ async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so() -> 
         ready = await asyncio.wait_for(client.get("/health/ready"), timeout=30)
         assert ready.status_code == 503
         assert (await client.get("/health/live")).status_code == 200
+
+
+@needs_postgres
+@pytest.mark.postgres
+async def test_postgresql_going_down_and_back_up_needs_no_restart(
+    fresh_postgres_database: str,
+) -> None:
+    real = make_url(fresh_postgres_database)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.start()
+    url = real.set(port=proxy.port).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    await schema.upgrade(engine)
+    created = await create_organisation(sql_storage(engine))("Acme")
+    await engine.dispose()
+    app = create_app(
+        Settings(database_url=url, cache_seconds=0), keyring=Keyring.parse(generate_key_spec())
+    )
+    headers = {"Authorization": f"Bearer {created.api_key}"}
+    try:
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/hubs", headers=headers)).status_code == 200
+            proxy.cut()
+            down = await client.get("/hubs", headers=headers)
+            assert down.status_code == 503
+            assert down.headers["retry-after"] == "2"
+            assert (await client.get("/health/ready")).status_code == 503
+            proxy.start()  # the database is back, on the same address
+            assert (await client.get("/health/ready")).status_code == 200
+            assert (await client.get("/hubs", headers=headers)).status_code == 200
+    finally:
+        proxy.close()
