@@ -14,6 +14,7 @@ from adapters.crypto.keyring import generate_key_spec
 from tests.e2e.test_oauth_flow import consent
 from tests.support.oauth_provider import RunningProvider
 from tests.support.processes import create_organisation, free_port, serving, start_server
+from tests.support.provisioning import provision
 
 pytestmark = pytest.mark.slow
 
@@ -39,30 +40,13 @@ def test_every_acknowledged_connection_survives_sigkill(
     org = create_organisation(env)
     headers = {"Authorization": f"Bearer {org['apiKey']}"}
     with serving(env, port), httpx.Client(base_url=base, headers=headers, timeout=10) as client:
-        credential = client.post(
-            "/credentials",
-            json={
-                "name": "c",
-                "clientId": oauth_client.client_id,
-                "clientSecret": oauth_client.client_secret,
-            },
-        ).json()
-        hub = client.post("/hubs", json={"name": "h"}).json()
-        connector = client.post(
-            f"/hubs/{hub['id']}/connectors",
-            json={"name": "p", "tokenUrl": provider.provider.token_url},
-        ).json()
-        grants = []
-        for _ in range(40):
-            url = client.post(
-                f"/embed/{hub['id']}/connector/{connector['id']}/oauth2/initialise",
-                json={
-                    "authorizeUrl": provider.provider.authorize_url,
-                    "clientId": oauth_client.client_id,
-                    "credential": {"id": credential["id"], "organisationId": org["organisationId"]},
-                },
-            ).json()["url"]
-            grants.append(consent(url, "allow", f"{base}/oauth2/callback"))
+        ids = provision(client, provider.provider, oauth_client, org["organisationId"])
+        grants = [
+            consent(
+                ids.authorize_url(client, provider.provider), "allow", f"{base}/oauth2/callback"
+            )
+            for _ in range(40)
+        ]
 
     process = start_server(env, port, new_session=True)
     acknowledged: list[dict[str, Any]] = []
@@ -75,9 +59,9 @@ def test_every_acknowledged_connection_survives_sigkill(
             async def create(n: int, grant: dict[str, str]) -> None:
                 await asyncio.sleep(n * 0.025)  # a steady stream of requests
                 response = await client.post(
-                    f"/hubs/{hub['id']}/users/u-{n}/connections",
+                    f"/hubs/{ids.hub_id}/users/u-{n}/connections",
                     json={
-                        "connectorId": connector["id"],
+                        "connectorId": ids.connector_id,
                         "code": grant["code"],
                         "state": grant["state"],
                     },

@@ -22,6 +22,7 @@ from tests.support.processes import (
     serving,
     start_server,
 )
+from tests.support.provisioning import provision
 
 pytestmark = pytest.mark.slow
 
@@ -150,27 +151,8 @@ def test_shutdown_finishes_requests_in_flight(tmp_path: Path, provider: RunningP
         org = create_organisation(env)
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            credential = client.post(
-                "/credentials",
-                json={
-                    "name": "c",
-                    "clientId": oauth_client.client_id,
-                    "clientSecret": oauth_client.client_secret,
-                },
-            ).json()
-            hub = client.post("/hubs", json={"name": "h"}).json()
-            connector = client.post(
-                f"/hubs/{hub['id']}/connectors",
-                json={"name": "p", "tokenUrl": provider.provider.token_url},
-            ).json()
-            url = client.post(
-                f"/embed/{hub['id']}/connector/{connector['id']}/oauth2/initialise",
-                json={
-                    "authorizeUrl": provider.provider.authorize_url,
-                    "clientId": oauth_client.client_id,
-                    "credential": {"id": credential["id"], "organisationId": org["organisationId"]},
-                },
-            ).json()["url"]
+            ids = provision(client, provider.provider, oauth_client, org["organisationId"])
+            url = ids.authorize_url(client, provider.provider)
         returned = consent(url, "allow", f"{base}/oauth2/callback")
         provider.provider.token_delay = 2.0  # the exchange will still be running at SIGTERM
 
@@ -178,9 +160,9 @@ def test_shutdown_finishes_requests_in_flight(tmp_path: Path, provider: RunningP
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
                 pending = asyncio.create_task(
                     client.post(
-                        f"/hubs/{hub['id']}/users/u/connections",
+                        f"/hubs/{ids.hub_id}/users/u/connections",
                         json={
-                            "connectorId": connector["id"],
+                            "connectorId": ids.connector_id,
                             "code": returned["code"],
                             "state": returned["state"],
                         },
