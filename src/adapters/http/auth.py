@@ -33,10 +33,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        raw = _header(connection.scope["headers"], b"authorization").decode("latin-1")
-        scheme, _, key = raw.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
+        key = bearer_key(connection.scope["headers"])
+        if key is None:
             raise Unauthenticated("An API key is required: send 'Authorization: Bearer <apiKey>'.")
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("The API key is not valid.")
@@ -59,7 +57,7 @@ class RequireJsonBody:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and _has_body(scope["headers"]):
-            media_type = _header(scope["headers"], b"content-type").split(b";", 1)[0]
+            media_type = header(scope["headers"], b"content-type").split(b";", 1)[0]
             media_type = media_type.strip().lower()
             if media_type != b"application/json" and not (
                 media_type.startswith(b"application/") and media_type.endswith(b"+json")
@@ -70,10 +68,18 @@ class RequireJsonBody:
         await self._app(scope, receive, send)
 
 
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes:
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes:
+    """A raw ASGI header's value (``name`` in lower case), or empty."""
     return next((value for key, value in headers if key == name), b"")
 
 
+def bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, if the request has one."""
+    scheme, _, key = header(headers, b"authorization").decode("latin-1").partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key else None
+
+
 def _has_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    length = _header(headers, b"content-length")
-    return (length not in (b"", b"0")) or bool(_header(headers, b"transfer-encoding"))
+    length = header(headers, b"content-length")
+    return (length not in (b"", b"0")) or bool(header(headers, b"transfer-encoding"))

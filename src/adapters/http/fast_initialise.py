@@ -15,23 +15,19 @@ from typing import Any
 
 import msgspec
 
-from adapters.http.auth import MAX_KEY_LENGTH, RATE_CHECKED
+from adapters.http.auth import MAX_KEY_LENGTH, RATE_CHECKED, bearer_key, header
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest
 from adapters.http.initialise import command_from
 from adapters.http.rate_limit import RateLimiter, TooManyRequests
+from adapters.observability import INITIALISE_ROUTE
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import AuthenticateApiKey
 from domain.api_keys import hash_api_key
 from domain.errors import DomainError
 
 _PATH = re.compile(r"/embed/([^/]+)/connector/([^/]+)/oauth2/initialise")
-PATH_TEMPLATE = "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise"
 _DECODER = msgspec.json.Decoder(InitialiseOAuth2ConnectionRequest)
 _ENCODER = msgspec.json.Encoder()
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
-    return next((value for key, value in headers if key == name), b"")
 
 
 class InitialiseFastPath:
@@ -73,7 +69,7 @@ class InitialiseFastPath:
             await self._app(scope, _replay(body, receive), send)
             return
         payload = _ENCODER.encode({"url": url})
-        scope["path_template"] = PATH_TEMPLATE
+        scope["path_template"] = INITIALISE_ROUTE
         await send(
             {
                 "type": "http.response.start",
@@ -91,16 +87,15 @@ class InitialiseFastPath:
         None (no answer here: the application gives the 401, 415, 413 or 429)."""
         headers = scope["headers"]
         if (
-            _header(headers, b"content-type").split(b";", 1)[0].strip().lower()
+            header(headers, b"content-type").split(b";", 1)[0].strip().lower()
             != b"application/json"
         ):
             return None
-        length = _header(headers, b"content-length")
+        length = header(headers, b"content-length")
         if not length.isdigit() or int(length) > self._max_body:
             return None
-        scheme, _, key = _header(headers, b"authorization").decode("latin-1").partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_LENGTH:
+        key = bearer_key(headers)
+        if key is None or len(key) > MAX_KEY_LENGTH:
             return None
         try:
             organisation_id = await self._authenticate(key)
