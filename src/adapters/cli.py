@@ -2,12 +2,13 @@
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from granian import Granian
 from granian.constants import Interfaces
@@ -20,6 +21,7 @@ from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
 from application.key_rotation import RotateEncryptionKeys
+from application.ports import Storage
 from domain.errors import DomainError
 
 log = logging.getLogger("embed_oauth.cli")
@@ -59,23 +61,26 @@ async def upgrade_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def new_api_key(settings: Settings, organisation_id: str) -> dict[str, str]:
+@contextlib.asynccontextmanager
+async def stored(settings: Settings) -> AsyncIterator[Storage]:
+    """The database at the latest schema (SQLite is migrated, others checked), for one command."""
     await prepare_schema(settings)
     backend = open_backend(settings.database_url)
     try:
-        key = await manage_api_keys(backend.storage).issue(organisation_id)
+        yield backend.storage
     finally:
         await backend.close()
+
+
+async def new_api_key(settings: Settings, organisation_id: str) -> dict[str, str]:
+    async with stored(settings) as storage:
+        key = await manage_api_keys(storage).issue(organisation_id)
     return {"organisationId": organisation_id, "apiKey": key}
 
 
 async def revoke_api_key(settings: Settings, api_key: str) -> None:
-    await prepare_schema(settings)
-    backend = open_backend(settings.database_url)
-    try:
-        await manage_api_keys(backend.storage).revoke(api_key)
-    finally:
-        await backend.close()
+    async with stored(settings) as storage:
+        await manage_api_keys(storage).revoke(api_key)
 
 
 async def rotate_keys(settings: Settings) -> dict[str, object]:
@@ -84,18 +89,13 @@ async def rotate_keys(settings: Settings) -> dict[str, object]:
     docs/operations.md). Then every stored secret and token is re-encrypted under it."""
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("The in-memory backend has nothing stored to re-encrypt.")
-    await prepare_schema(settings)
+    await prepare_schema(settings)  # before a new key is added to the development key file
     if settings.encryption_keys:
         keyring = Keyring.parse(settings.encryption_keys)
     else:
         keyring = add_development_key(settings.development_key_file)
-    backend = open_backend(settings.database_url)
-    try:
-        report = await RotateEncryptionKeys(
-            backend.storage.sealed_values, AesGcmSecretCipher(keyring)
-        )()
-    finally:
-        await backend.close()
+    async with stored(settings) as storage:
+        report = await RotateEncryptionKeys(storage.sealed_values, AesGcmSecretCipher(keyring))()
     result: dict[str, object] = {
         "activeKeyId": keyring.active_id,
         "reEncrypted": report.re_encrypted,
@@ -109,12 +109,8 @@ async def rotate_keys(settings: Settings) -> dict[str, object]:
 async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("An organisation in the in-memory backend would vanish at once.")
-    await prepare_schema(settings)
-    backend = open_backend(settings.database_url)
-    try:
-        created = await create_organisation(backend.storage)(name)
-    finally:
-        await backend.close()
+    async with stored(settings) as storage:
+        created = await create_organisation(storage)(name)
     return {"organisationId": created.organisation.id, "apiKey": created.api_key}
 
 

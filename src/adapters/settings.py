@@ -70,19 +70,19 @@ class Settings:
                 get("EMBED_OAUTH_DEVELOPMENT_KEY_FILE") or DEFAULT_DEVELOPMENT_KEY_FILE
             ),
             state_lifetime=timedelta(
-                seconds=_positive_int(env, "EMBED_OAUTH_STATE_LIFETIME_SECONDS", 600, 86_400)
+                seconds=_bounded_int(env, "EMBED_OAUTH_STATE_LIFETIME_SECONDS", 600, 1, 86_400)
             ),
-            max_body_bytes=_positive_int(env, "EMBED_OAUTH_MAX_BODY_BYTES", 64 * 1024, 10**7),
+            max_body_bytes=_bounded_int(env, "EMBED_OAUTH_MAX_BODY_BYTES", 64 * 1024, 1, 10**7),
             environment=environment,
             demo=_switch(env, "EMBED_OAUTH_DEMO", default=environment == "development"),
             refresh_margin=timedelta(
-                seconds=_positive_int(env, "EMBED_OAUTH_REFRESH_MARGIN_SECONDS", 60, 86_400)
+                seconds=_bounded_int(env, "EMBED_OAUTH_REFRESH_MARGIN_SECONDS", 60, 1, 86_400)
             ),
             token_timeout=timedelta(
-                seconds=_positive_int(env, "EMBED_OAUTH_TOKEN_TIMEOUT_SECONDS", 10, 25)
+                seconds=_bounded_int(env, "EMBED_OAUTH_TOKEN_TIMEOUT_SECONDS", 10, 1, 25)
             ),
             cleanup_interval=timedelta(
-                seconds=_positive_int(env, "EMBED_OAUTH_CLEANUP_INTERVAL_SECONDS", 300, 86_400)
+                seconds=_bounded_int(env, "EMBED_OAUTH_CLEANUP_INTERVAL_SECONDS", 300, 1, 86_400)
             ),
             log_level=log_level,
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
@@ -93,15 +93,6 @@ class Settings:
                 env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
             ),
         )
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 0 < int(raw) <= maximum:
-        raise SettingsError(f"{name} must be a whole number from 1 to {maximum}")
-    return int(raw)
 
 
 def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -1,19 +1,17 @@
 """OAuth client credentials of an organisation. The client secret is encrypted before it is
 stored, and no use case ever returns it."""
 
-import re
 from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
 from application.ports import Clock, CredentialRepository, RandomSource, SecretCipher
 from application.validation import check_name
-from domain.authorize_url import validate_client_id
+from domain.authorize_url import VSCHAR, validate_client_id
 from domain.errors import FieldErrors
 from domain.model import Credential
 
 MAX_SECRET_LENGTH = 4096
-_VSCHAR = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +47,7 @@ class ManageCredentials:
             errors.add("clientSecret", "is required")
         elif len(new.client_secret) > MAX_SECRET_LENGTH:
             errors.add("clientSecret", f"must be at most {MAX_SECRET_LENGTH} characters")
-        elif _VSCHAR.fullmatch(new.client_secret) is None:
+        elif VSCHAR.fullmatch(new.client_secret) is None:
             errors.add("clientSecret", "must be printable ASCII (RFC 6749 Appendix A)")
         errors.raise_if_any()
         credential_id, now = new_id(self._clock, self._random)

@@ -38,7 +38,7 @@ SERVICE_PARAMETERS = frozenset(
 APPROVAL_PROMPT = "approval_prompt"
 MAX_CLIENT_ID_LENGTH = 512
 MAX_ADDITIONAL_PARAMS_LENGTH = 8192
-_VSCHAR = re.compile(r"[\x20-\x7e]+")  # RFC 6749 Appendix A
+VSCHAR = re.compile(r"[\x20-\x7e]+")  # RFC 6749 Appendix A: client ids and secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def validate_client_id(client_id: str, errors: FieldErrors, field: str = "client
         errors.add(field, "is required")
     elif len(client_id) > MAX_CLIENT_ID_LENGTH:
         errors.add(field, f"must be at most {MAX_CLIENT_ID_LENGTH} characters")
-    elif _VSCHAR.fullmatch(client_id) is None:
+    elif VSCHAR.fullmatch(client_id) is None:
         errors.add(field, "must be printable ASCII (RFC 6749 Appendix A)")
 
 

@@ -85,8 +85,3 @@ def encode_component(text: str) -> str:
 def _quoted(text: str) -> str:
     """Redirect URIs and scope lists repeat from request to request."""
     return quote(text, safe="")
-
-
-def is_unreserved(text: str) -> bool:
-    """True when ``text`` needs no encoding at all in a URL query."""
-    return _UNRESERVED.fullmatch(text) is not None

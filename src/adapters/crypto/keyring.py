@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.crypto.encoding import b64url_encode
+
 KEY_BYTES = 32
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 log = logging.getLogger("embed_oauth.keys")
@@ -56,11 +58,7 @@ class Keyring:
 
     def format(self) -> str:
         ordered = [self.active_id, *(k for k in self.keys if k != self.active_id)]
-        return ",".join(f"{k}:{_b64(self.keys[k])}" for k in ordered)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        return ",".join(f"{k}:{b64url_encode(self.keys[k])}" for k in ordered)
 
 
 def _base36(number: int) -> str:
@@ -79,7 +77,7 @@ def generate_key_spec(now: datetime | None = None) -> str:
     keys made in the same second differ: ``k<7 chars><3 chars>``."""
     stamp = int((now or datetime.now(UTC)).timestamp())
     suffix = _base36(secrets.randbelow(36**3)).rjust(3, "0")
-    return f"k{_base36(stamp)}{suffix}:{_b64(secrets.token_bytes(KEY_BYTES))}"
+    return f"k{_base36(stamp)}{suffix}:{b64url_encode(secrets.token_bytes(KEY_BYTES))}"
 
 
 def add_development_key(path: Path) -> Keyring:

@@ -10,7 +10,6 @@ then never repeats under a key, which lifts GCM's limit on random nonces per key
 verifier is HMAC(verifier key, state id), so it never leaves the server and needs no storage.
 """
 
-import base64
 import hashlib
 import hmac
 import struct
@@ -21,6 +20,7 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
 from application.ports import OpenedState, SealedState
 from domain.state import BINDING_BYTES, STATE_ID_BYTES, StateClaims
@@ -41,10 +41,6 @@ def _subkey(master: bytes, purpose: bytes) -> bytes:
     return hmac.new(master, b"embed-oauth/" + purpose, hashlib.sha256).digest()
 
 
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 class AesGcmStateSealer:
     def __init__(self, keyring: Keyring) -> None:
         self._active_id = keyring.active_id
@@ -55,7 +51,7 @@ class AesGcmStateSealer:
         return AESGCM(hmac.digest(self._seal_keys[key_id], state_id, "sha256"))
 
     def _verifier(self, key_id: str, state_id: bytes) -> str:
-        return _b64encode(hmac.digest(self._verifier_keys[key_id], state_id, "sha256"))
+        return b64url_encode(hmac.digest(self._verifier_keys[key_id], state_id, "sha256"))
 
     def seal(self, claims: StateClaims) -> SealedState:
         key_id = self._active_id.encode("ascii")
@@ -70,7 +66,7 @@ class AesGcmStateSealer:
         ) + " ".join(claims.scopes).encode("ascii")
         sealed = self._aead(self._active_id, claims.state_id).encrypt(_ZERO_NONCE, payload, header)
         return SealedState(
-            value=_b64encode(header + sealed),
+            value=b64url_encode(header + sealed),
             pkce_verifier=self._verifier(self._active_id, claims.state_id),
         )
 
@@ -78,10 +74,8 @@ class AesGcmStateSealer:
         if not state or len(state) > MAX_STATE_LENGTH or not state.isascii():
             return None
         try:
-            raw = base64.urlsafe_b64decode(state + "=" * (-len(state) % 4))
+            raw = b64url_decode(state)  # only the canonical spelling: no two strings per state
         except ValueError:
-            return None
-        if _b64encode(raw) != state:  # only the canonical spelling: no two strings per state
             return None
         if len(raw) < 2 or raw[0] != _VERSION:
             return None

@@ -3,13 +3,13 @@
 Envelope: ``v1.<key id>.<base64url(nonce | ciphertext | tag)>``.
 """
 
-import base64
 import secrets
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
 
 _VERSION = "v1"
@@ -41,7 +41,7 @@ class AesGcmSecretCipher:
         key_id = self._keyring.active_id
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = self._aead[key_id].encrypt(nonce, plaintext.encode(), context.encode())
-        body = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
+        body = b64url_encode(nonce + sealed)
         return f"{_VERSION}.{key_id}.{body}"
 
     def decrypt(self, sealed: str, *, context: str) -> str:
@@ -53,12 +53,7 @@ class AesGcmSecretCipher:
         if version != _VERSION or aead is None:
             raise UndecryptableSecret("unknown envelope version or key id")
         try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != body:
-                raise ValueError("not the canonical encoding")
+            raw = b64url_decode(body)
             return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode()
         except (InvalidTag, ValueError) as exc:
             raise UndecryptableSecret("the secret does not decrypt") from exc
-
-    def key_id_of(self, sealed: str) -> str:
-        return sealed.split(".", 2)[1]
