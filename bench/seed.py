@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.bootstrap import create_organisation
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.sql import schema
@@ -21,7 +21,7 @@ from application.connectors import ManageConnectors, NewConnector
 from application.credentials import ManageCredentials, NewCredential
 from application.hubs import ManageHubs, NewHub
 from domain.identifiers import time_ordered_id
-from domain.model import Connection, ConnectionStatus
+from domain.model import Connection, ConnectionStatus, ConnectionTokens
 
 BATCH = 20_000
 
@@ -62,15 +62,19 @@ async def seed_objects(engine: AsyncEngine, keyring: Keyring) -> Seeded:
             connector_id=connector.id,
             credential_id=credential.id,
             name="bench",
-            scopes=("read", "offline_access"),
-            token_type="Bearer",
-            sealed_access_token=cipher.encrypt(
-                "access-" + secrets.token_urlsafe(32), context=access_token_context(connection_id)
+            tokens=ConnectionTokens(
+                token_type="Bearer",
+                sealed_access_token=cipher.encrypt(
+                    "access-" + secrets.token_urlsafe(32),
+                    context=access_token_context(connection_id),
+                ),
+                sealed_refresh_token=cipher.encrypt(
+                    "refresh-" + secrets.token_urlsafe(32),
+                    context=refresh_token_context(connection_id),
+                ),
+                expires_at=now + timedelta(days=2),  # fresh for the whole benchmark
+                scopes=("read", "offline_access"),
             ),
-            sealed_refresh_token=cipher.encrypt(
-                "refresh-" + secrets.token_urlsafe(32), context=refresh_token_context(connection_id)
-            ),
-            expires_at=now + timedelta(days=2),  # fresh for the whole benchmark
             status=ConnectionStatus.ACTIVE,
             created_at=now,
         )

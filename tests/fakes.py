@@ -3,7 +3,7 @@
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from application.ports import OpenedState, SealedState
+from application.ports.crypto import OpenedState, SealedState
 from domain.state import StateClaims
 
 
@@ -61,3 +61,6 @@ class ReversingCipher:
         if bound != context:
             raise ValueError("wrong context")
         return body[::-1]
+
+    def current_prefix(self) -> str:
+        return ""

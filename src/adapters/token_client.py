@@ -10,7 +10,7 @@ from urllib.parse import quote_plus, urlsplit
 import httpx
 
 from application.errors import ProviderTimeout, ProviderUnavailable
-from application.ports import TokenEndpointAnswer, TokenRequest
+from application.ports.provider import TokenEndpointAnswer, TokenRequest
 from domain.model import TokenAuthMethod
 
 MAX_RESPONSE_BYTES = 256 * 1024

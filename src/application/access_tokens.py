@@ -5,23 +5,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from application.connections import access_token_context, refresh_token_context
+from application.connections import access_token_context, refresh_token_context, seal_tokens
 from application.errors import (
     NotFound,
     ProviderRejected,
     ReauthorisationRequired,
     RefreshInProgress,
 )
-from application.ports import (
-    Clock,
+from application.ports.crypto import SecretCipher
+from application.ports.provider import TokenEndpoint
+from application.ports.storage import (
     ConnectionRepository,
     ConnectorRepository,
     CredentialRepository,
-    RandomSource,
     RefreshLock,
-    SecretCipher,
-    TokenEndpoint,
 )
+from application.ports.system import Clock, RandomSource
 from application.token_grants import obtain_tokens, token_request
 from domain.model import Connection, ConnectionStatus
 from domain.tokens import needs_refresh
@@ -111,7 +110,7 @@ class GetAccessToken:
                 raise RefreshInProgress("Another request is still refreshing this connection.")
 
     def _expiring(self, connection: Connection) -> bool:
-        return needs_refresh(connection.expires_at, self._clock.now(), self._policy.margin)
+        return needs_refresh(connection.tokens.expires_at, self._clock.now(), self._policy.margin)
 
     async def _usable(
         self, organisation_id: str, connection_id: str, *, fresh: bool = False
@@ -125,13 +124,14 @@ class GetAccessToken:
         return connection
 
     def _current(self, connection: Connection) -> AccessToken:
+        tokens = connection.tokens
         return AccessToken(
             access_token=self._cipher.decrypt(
-                connection.sealed_access_token, context=access_token_context(connection.id)
+                tokens.sealed_access_token, context=access_token_context(connection.id)
             ),
-            token_type=connection.token_type,
-            expires_at=connection.expires_at,
-            scopes=connection.scopes,
+            token_type=tokens.token_type,
+            expires_at=tokens.expires_at,
+            scopes=tokens.scopes,
         )
 
     async def _refresh(self, organisation_id: str, connection_id: str) -> AccessToken:
@@ -139,8 +139,9 @@ class GetAccessToken:
         if not self._expiring(connection):
             return self._current(connection)
         now = self._clock.now()
-        if connection.sealed_refresh_token is None:
-            if connection.expires_at is not None and connection.expires_at > now:
+        stored = connection.tokens
+        if stored.sealed_refresh_token is None:
+            if stored.expires_at is not None and stored.expires_at > now:
                 return self._current(connection)  # cannot refresh, but still valid
             await self._connections.set_status(
                 connection.id, ConnectionStatus.REAUTHORISATION_REQUIRED
@@ -151,7 +152,7 @@ class GetAccessToken:
         if connector is None or credential is None:
             raise NotFound("connection")
         refresh_token = self._cipher.decrypt(
-            connection.sealed_refresh_token, context=refresh_token_context(connection.id)
+            stored.sealed_refresh_token, context=refresh_token_context(connection.id)
         )
         try:
             tokens = await obtain_tokens(
@@ -162,7 +163,7 @@ class GetAccessToken:
                     self._cipher,
                     (("grant_type", "refresh_token"), ("refresh_token", refresh_token)),
                 ),
-                requested_scopes=connection.scopes,
+                requested_scopes=stored.scopes,
                 separator=connector.scope_separator,
                 now=now,
             )
@@ -175,18 +176,8 @@ class GetAccessToken:
             raise
         await self._connections.update_tokens(
             connection.id,
-            token_type=tokens.token_type,
-            sealed_access_token=self._cipher.encrypt(
-                tokens.access_token, context=access_token_context(connection.id)
+            seal_tokens(
+                self._cipher, connection.id, tokens, previous_refresh=stored.sealed_refresh_token
             ),
-            sealed_refresh_token=(
-                self._cipher.encrypt(
-                    tokens.refresh_token, context=refresh_token_context(connection.id)
-                )
-                if tokens.refresh_token
-                else connection.sealed_refresh_token
-            ),
-            expires_at=tokens.expires_at,
-            scopes=tokens.scopes,
         )
         return AccessToken(tokens.access_token, tokens.token_type, tokens.expires_at, tokens.scopes)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from application.ports import ConnectorRepository, HubRepository
+from application.ports.storage import ConnectorRepository, HubRepository
 from application.states import InvalidState, RedeemState
 
 

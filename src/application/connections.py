@@ -4,21 +4,21 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
-from application.ports import (
-    Clock,
+from application.ports.crypto import SecretCipher
+from application.ports.provider import TokenEndpoint
+from application.ports.storage import (
     ConnectionRepository,
     ConnectorRepository,
     CredentialRepository,
     HubRepository,
-    RandomSource,
-    SecretCipher,
-    TokenEndpoint,
 )
+from application.ports.system import Clock, RandomSource
 from application.states import InvalidState, RedeemState, StateScope
 from application.token_grants import obtain_tokens, token_request
 from application.validation import MAX_NAME_LENGTH
 from domain.errors import FieldErrors
-from domain.model import Connection, ConnectionStatus, Hub
+from domain.model import Connection, ConnectionStatus, ConnectionTokens, Hub
+from domain.tokens import TokenSet
 
 MAX_USER_ID_LENGTH = 256
 MAX_CODE_LENGTH = 4096
@@ -30,6 +30,30 @@ def access_token_context(connection_id: str) -> str:
 
 def refresh_token_context(connection_id: str) -> str:
     return f"connection:{connection_id}:refresh_token"
+
+
+def seal_tokens(
+    cipher: SecretCipher,
+    connection_id: str,
+    tokens: TokenSet,
+    *,
+    previous_refresh: str | None = None,
+) -> ConnectionTokens:
+    """A token response as stored on the connection, encrypted and bound to it. Without a
+    new refresh token, the one it had is kept."""
+    return ConnectionTokens(
+        token_type=tokens.token_type,
+        sealed_access_token=cipher.encrypt(
+            tokens.access_token, context=access_token_context(connection_id)
+        ),
+        sealed_refresh_token=(
+            cipher.encrypt(tokens.refresh_token, context=refresh_token_context(connection_id))
+            if tokens.refresh_token
+            else previous_refresh
+        ),
+        expires_at=tokens.expires_at,
+        scopes=tokens.scopes,
+    )
 
 
 def check_user_id(errors: FieldErrors, user_id: str) -> None:
@@ -143,19 +167,7 @@ class CreateConnection:
             connector_id=connector.id,
             credential_id=credential.id,
             name=new.name or connector.name,
-            scopes=tokens.scopes,
-            token_type=tokens.token_type,
-            sealed_access_token=self._cipher.encrypt(
-                tokens.access_token, context=access_token_context(connection_id)
-            ),
-            sealed_refresh_token=(
-                self._cipher.encrypt(
-                    tokens.refresh_token, context=refresh_token_context(connection_id)
-                )
-                if tokens.refresh_token
-                else None
-            ),
-            expires_at=tokens.expires_at,
+            tokens=seal_tokens(self._cipher, connection_id, tokens),
             status=ConnectionStatus.ACTIVE,
             created_at=now,
         )

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
-from application.ports import Clock, ConnectorRepository, HubRepository, RandomSource
+from application.ports.storage import ConnectorRepository, HubRepository
+from application.ports.system import Clock, RandomSource
 from application.validation import check_name
 from domain.endpoint_url import InvalidEndpointUrl, parse_endpoint_url
 from domain.errors import FieldErrors

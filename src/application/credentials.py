@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
-from application.ports import Clock, CredentialRepository, RandomSource, SecretCipher
+from application.ports.crypto import SecretCipher
+from application.ports.storage import CredentialRepository
+from application.ports.system import Clock, RandomSource
 from application.validation import check_name
 from domain.authorize_url import VSCHAR, validate_client_id
 from domain.errors import FieldErrors

@@ -71,3 +71,12 @@ class CredentialInUse(DomainError):
             "The credential is used by connections; delete them first, or they could no longer "
             "be refreshed."
         )
+
+
+class StorageUnavailable(Exception):
+    """The storage cannot answer right now (down, locked, unreachable, out of connections).
+    Retryable; nothing was half-written, since every write is one transaction."""
+
+
+class DuplicateKey(Exception):
+    """A row with the same key (primary or unique) is stored already."""

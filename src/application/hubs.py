@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
-from application.ports import Clock, HubRepository, RandomSource
+from application.ports.storage import HubRepository
+from application.ports.system import Clock, RandomSource
 from application.validation import check_name
 from domain.errors import FieldErrors
 from domain.model import Hub

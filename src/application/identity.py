@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from application.ports import Clock, RandomSource
+from application.ports.system import Clock, RandomSource
 from domain.identifiers import RANDOM_BYTES, time_ordered_id
 
 

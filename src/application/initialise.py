@@ -5,14 +5,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from application.errors import Forbidden, NotFound
-from application.ports import (
-    Clock,
-    ConnectorRepository,
-    CredentialRepository,
-    HubRepository,
-    RandomSource,
-    StateSealer,
-)
+from application.ports.crypto import StateSealer
+from application.ports.storage import ConnectorRepository, CredentialRepository, HubRepository
+from application.ports.system import Clock, RandomSource
 from domain.authorize_url import build_authorize_url, parse_authorization_request
 from domain.errors import FieldError, FieldErrors, InvalidInput
 from domain.pkce import s256_challenge

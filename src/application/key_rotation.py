@@ -5,12 +5,13 @@ from dataclasses import dataclass
 
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
-from application.ports import SealedValue, SealedValueStore, SecretCipher
+from application.ports.crypto import SecretCipher
+from application.ports.storage import SealedKind, SealedValue, SealedValueStore
 
-_CONTEXTS: dict[str, Callable[[str], str]] = {
-    "client_secret": secret_context,
-    "access_token": access_token_context,
-    "refresh_token": refresh_token_context,
+_CONTEXTS: dict[SealedKind, Callable[[str], str]] = {
+    SealedKind.CLIENT_SECRET: secret_context,
+    SealedKind.ACCESS_TOKEN: access_token_context,
+    SealedKind.REFRESH_TOKEN: refresh_token_context,
 }
 
 

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from application.ports import Clock, RefreshLock, UsedStateRepository
+from application.ports.storage import RefreshLock, UsedStateRepository
+from application.ports.system import Clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from application.errors import NotFound, Unauthenticated
 from application.identity import new_id
-from application.ports import ApiKeyRepository, Clock, OrganisationRepository, RandomSource
+from application.ports.storage import ApiKeyRepository, OrganisationRepository, UnitOfWork
+from application.ports.system import Clock, RandomSource
 from application.validation import check_name
 from domain.api_keys import KEY_BYTES, format_api_key, hash_api_key
 from domain.errors import FieldErrors
@@ -32,17 +33,15 @@ async def issue_api_key(
 
 
 class CreateOrganisation:
-    """Create an organisation with its first API key."""
+    """Create an organisation with its first API key.
 
-    def __init__(
-        self,
-        organisations: OrganisationRepository,
-        api_keys: ApiKeyRepository,
-        clock: Clock,
-        random: RandomSource,
-    ) -> None:
-        self._organisations = organisations
-        self._api_keys = api_keys
+    Rules: the name is valid; the organisation and its key are written in one transaction,
+    so there is never an organisation without a key to use it, or a key without its
+    organisation.
+    """
+
+    def __init__(self, unit_of_work: UnitOfWork, clock: Clock, random: RandomSource) -> None:
+        self._unit_of_work = unit_of_work
         self._clock = clock
         self._random = random
 
@@ -52,14 +51,15 @@ class CreateOrganisation:
         errors.raise_if_any()
         organisation_id, now = new_id(self._clock, self._random)
         organisation = Organisation(id=organisation_id, name=name, created_at=now)
-        await self._organisations.add(organisation)
-        key = await issue_api_key(self._api_keys, self._clock, self._random, organisation_id)
+        async with self._unit_of_work.begin() as storage:
+            await storage.organisations.add(organisation)
+            key = await issue_api_key(storage.api_keys, self._clock, self._random, organisation_id)
         return CreatedOrganisation(organisation=organisation, api_key=key)
 
 
 class ManageApiKeys:
-    """Further keys for an organisation, and revocation, which takes effect at once on every
-    instance: keys are looked up in the database on each request, never cached."""
+    """Further keys for an organisation, and revocation. A revoked key stops working at once
+    on the instance that revoked it, and on the others within the read cache's bound."""
 
     def __init__(
         self,

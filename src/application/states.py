@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
-from application.ports import Clock, OpenedState, StateSealer, UsedStateRepository
+from application.ports.crypto import OpenedState, StateSealer
+from application.ports.storage import UsedStateRepository
+from application.ports.system import Clock
 from domain.errors import DomainError, FieldError
 
 

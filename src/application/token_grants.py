@@ -4,7 +4,8 @@ from datetime import datetime
 
 from application.credentials import secret_context
 from application.errors import ProviderRejected, ProviderUnavailable
-from application.ports import SecretCipher, TokenEndpoint, TokenRequest
+from application.ports.crypto import SecretCipher
+from application.ports.provider import TokenEndpoint, TokenRequest
 from domain.model import Connector, Credential
 from domain.scopes import ScopeSeparator
 from domain.tokens import InvalidTokenResponse, TokenSet, read_token_error, read_token_response

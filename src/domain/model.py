@@ -84,8 +84,21 @@ class ConnectionStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionTokens:
+    """What one token response left on a connection, written and read as one value: a
+    rotated refresh token never lands without the access token issued with it. The tokens
+    are encrypted; ``scopes`` are the ones granted."""
+
+    token_type: str
+    sealed_access_token: str
+    sealed_refresh_token: str | None
+    expires_at: datetime | None
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Connection:
-    """One end user's authorised link to a provider. Tokens are stored encrypted."""
+    """One end user's authorised link to a provider."""
 
     id: str
     organisation_id: str
@@ -94,10 +107,6 @@ class Connection:
     connector_id: str
     credential_id: str
     name: str
-    scopes: tuple[str, ...]
-    token_type: str
-    sealed_access_token: str
-    sealed_refresh_token: str | None
-    expires_at: datetime | None
+    tokens: ConnectionTokens
     status: ConnectionStatus
     created_at: datetime

@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters import cli
-from adapters.bootstrap import open_backend
+from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import (
     Keyring,
     add_development_key,
@@ -23,10 +24,11 @@ from adapters.settings import Settings
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
 from application.key_rotation import RotateEncryptionKeys
-from application.ports import SealedValue, SealedValueStore, Storage
+from application.ports.storage import SealedKind, SealedValue, SealedValueStore, Storage
 from domain.model import (
     Connection,
     ConnectionStatus,
+    ConnectionTokens,
     Connector,
     Credential,
     Hub,
@@ -73,10 +75,19 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
         await storage.connections.add(
             Connection(
                 id=uid(n), organisation_id=uid(1), hub_id=uid(2), user_id="u", connector_id=uid(3),
-                credential_id=uid(10), name="n", scopes=("a",), token_type="Bearer",
-                sealed_access_token=cipher.encrypt(access, context=access_token_context(uid(n))),
-                sealed_refresh_token=cipher.encrypt(refresh, context=refresh_token_context(uid(n))),
-                expires_at=None, status=ConnectionStatus.ACTIVE, created_at=NOW,
+                credential_id=uid(10), name="n",
+                tokens=ConnectionTokens(
+                    token_type="Bearer",
+                    sealed_access_token=cipher.encrypt(
+                        access, context=access_token_context(uid(n))
+                    ),
+                    sealed_refresh_token=cipher.encrypt(
+                        refresh, context=refresh_token_context(uid(n))
+                    ),
+                    expires_at=None,
+                    scopes=("a",),
+                ),
+                status=ConnectionStatus.ACTIVE, created_at=NOW,
             )
         )  # fmt: skip
     return plain
@@ -84,9 +95,9 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
 
 async def read_all(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
     contexts = {
-        "client_secret": secret_context,
-        "access_token": access_token_context,
-        "refresh_token": refresh_token_context,
+        SealedKind.CLIENT_SECRET: secret_context,
+        SealedKind.ACCESS_TOKEN: access_token_context,
+        SealedKind.REFRESH_TOKEN: refresh_token_context,
     }
     values = await storage.sealed_values.not_starting_with("#", 1000)
     return {
@@ -102,7 +113,7 @@ class CrashingStore:
     inner: SealedValueStore
     survive: int
 
-    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
+    async def not_starting_with(self, prefix: str, limit: int) -> Sequence[SealedValue]:
         return await self.inner.not_starting_with(prefix, limit)
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:

@@ -3,12 +3,14 @@
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation, open_backend
+from adapters.bootstrap import create_app
+from adapters.composition.backends import open_backend
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from adapters.token_client import HttpxTokenEndpoint
 from application.errors import ProviderUnavailable
-from application.ports import TokenRequest
+from application.ports.provider import TokenRequest
 from domain.endpoint_url import InvalidEndpointUrl, parse_endpoint_url
 from domain.model import TokenAuthMethod
 

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.errors import CredentialInUse
-from application.ports import Storage
+from application.errors import CredentialInUse, DuplicateKey
+from application.ports.storage import Storage
 from domain.model import (
     ApiKey,
     Connection,
     ConnectionStatus,
+    ConnectionTokens,
     Connector,
     Credential,
     Hub,
@@ -190,11 +191,13 @@ def connection(
         connector_id=connector_id,
         credential_id=credential_id,
         name=f"connection {n}",
-        scopes=("read", "offline_access"),
-        token_type="Bearer",
-        sealed_access_token=f"v1.k.access{n}",
-        sealed_refresh_token=f"v1.k.refresh{n}",
-        expires_at=T0 + timedelta(hours=1),
+        tokens=ConnectionTokens(
+            token_type="Bearer",
+            sealed_access_token=f"v1.k.access{n}",
+            sealed_refresh_token=f"v1.k.refresh{n}",
+            expires_at=T0 + timedelta(hours=1),
+            scopes=("read", "offline_access"),
+        ),
         status=ConnectionStatus.ACTIVE,
         created_at=at,
     )
@@ -232,23 +235,11 @@ async def test_connection_tokens_and_status_are_updated_in_place(storage: Storag
     ids = await world_of(storage)
     stored = connection(40, *ids)
     await storage.connections.add(stored)
-    await storage.connections.update_tokens(
-        stored.id,
-        token_type="bearer",
-        sealed_access_token="v1.k.new-access",
-        sealed_refresh_token=None,
-        expires_at=None,
-        scopes=("read",),
-    )
+    tokens = ConnectionTokens("bearer", "v1.k.new-access", None, None, ("read",))
+    await storage.connections.update_tokens(stored.id, tokens)
     await storage.connections.set_status(stored.id, ConnectionStatus.REAUTHORISATION_REQUIRED)
     assert await storage.connections.get(ids[0], stored.id) == replace(
-        stored,
-        token_type="bearer",
-        sealed_access_token="v1.k.new-access",
-        sealed_refresh_token=None,
-        expires_at=None,
-        scopes=("read",),
-        status=ConnectionStatus.REAUTHORISATION_REQUIRED,
+        stored, tokens=tokens, status=ConnectionStatus.REAUTHORISATION_REQUIRED
     )
 
 
@@ -294,3 +285,77 @@ async def test_racing_lock_acquisitions_let_exactly_one_through(storage: Storage
         )
     )
     assert results.count(True) == 1
+
+
+async def test_an_expired_lock_is_taken_over_and_purged(storage: Storage) -> None:
+    locks = storage.refresh_locks
+    lease_end = T0 + timedelta(seconds=30)
+    assert await locks.acquire("c1", "a", T0, lease_end) is True
+    assert await locks.acquire("c2", "a", T0, lease_end + timedelta(minutes=5)) is True
+    assert await locks.acquire("c1", "b", lease_end, lease_end + timedelta(seconds=30)) is True
+    await locks.release("c1", "a")  # the old holder no longer holds it: nothing happens
+    assert await locks.acquire("c1", "c", lease_end, lease_end + timedelta(seconds=30)) is False
+    assert await locks.delete_expired(lease_end + timedelta(seconds=30)) == 1  # c1, not c2
+    assert await locks.acquire("c2", "c", lease_end, lease_end) is False
+
+
+async def test_every_duplicate_key_is_refused_alike(storage: Storage) -> None:
+    org_id, hub_id, connector_id, credential_id = await world_of(storage)
+    with pytest.raises(DuplicateKey):
+        await storage.organisations.add(Organisation(id=org_id, name="again", created_at=T0))
+    with pytest.raises(DuplicateKey):
+        await storage.credentials.add(credential(10, org_id))
+    with pytest.raises(DuplicateKey):
+        await storage.hubs.add(hub(20, org_id))
+    with pytest.raises(DuplicateKey):
+        await storage.connectors.add(connector(30, hub_id))
+    stored = connection(40, org_id, hub_id, connector_id, credential_id)
+    await storage.connections.add(stored)
+    with pytest.raises(DuplicateKey):
+        await storage.connections.add(stored)
+    key = ApiKey(id=uid(50), organisation_id=org_id, key_hash=b"h" * 32, created_at=T0)
+    await storage.api_keys.add(key)
+    with pytest.raises(DuplicateKey):
+        await storage.api_keys.add(replace(key, id=uid(51)))  # same hash, another id
+    assert await storage.organisations.get(org_id) is not None
+    assert await storage.connections.get(org_id, stored.id) == stored
+
+
+async def test_a_unit_of_work_commits_all_its_writes_together(storage: Storage) -> None:
+    await organisation_with_key(storage)
+    assert await storage.organisations.get(uid(1)) is not None
+    assert await storage.api_keys.organisation_for(b"k" * 32) == uid(1)
+
+
+class Interrupted(Exception):
+    pass
+
+
+async def organisation_with_key(storage: Storage, *, then_fail: bool = False) -> None:
+    """Organisation 1 and a key with hash k..., in one unit of work."""
+    async with storage.unit_of_work.begin() as tx:
+        await tx.organisations.add(Organisation(id=uid(1), name="o", created_at=T0))
+        async with tx.unit_of_work.begin() as joined:  # a unit inside a unit joins it
+            await joined.api_keys.add(ApiKey(uid(2), uid(1), b"k" * 32, T0))
+        if then_fail:
+            raise Interrupted
+
+
+async def test_a_unit_of_work_that_fails_leaves_nothing_behind(storage: Storage) -> None:
+    await org(storage, 9)
+    with pytest.raises(Interrupted):
+        await organisation_with_key(storage, then_fail=True)
+    assert await storage.organisations.get(uid(1)) is None
+    assert await storage.api_keys.organisation_for(b"k" * 32) is None
+    assert await storage.organisations.get(uid(9)) is not None  # what was there stays
+
+
+async def test_a_duplicate_inside_a_unit_of_work_rolls_back_its_earlier_writes(
+    storage: Storage,
+) -> None:
+    existing = await org(storage, 9)
+    await storage.api_keys.add(ApiKey(uid(3), existing, b"k" * 32, T0))
+    with pytest.raises(DuplicateKey):
+        await organisation_with_key(storage)
+    assert await storage.organisations.get(uid(1)) is None
+    assert await storage.api_keys.organisation_for(b"k" * 32) == existing

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.token_client import HttpxTokenEndpoint, basic_authorization
 from application.errors import ProviderRejected, ProviderTimeout, ProviderUnavailable
-from application.ports import TokenRequest
+from application.ports.provider import TokenRequest
 from application.token_grants import obtain_tokens
 from domain.model import TokenAuthMethod
 from domain.scopes import ScopeSeparator

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
-from application.ports import OpenedState, SealedState
+from application.ports.crypto import OpenedState, SealedState
 from domain.state import BINDING_BYTES, STATE_ID_BYTES, StateClaims
 
 _VERSION = 1

@@ -1,23 +1,25 @@
-"""In-memory implementations of the storage ports, with the same semantics as the SQL ones."""
+"""In-memory implementations of the storage ports, with the same semantics as the SQL ones
+(the contract suite in tests/adapters runs against both)."""
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from application.errors import CredentialInUse
-from application.ports import SealedValue, Storage
+from application.errors import CredentialInUse, DuplicateKey
+from application.ports.storage import SealedKind, SealedValue, Storage
 from domain.model import (
     ApiKey,
     Connection,
     ConnectionStatus,
+    ConnectionTokens,
     Connector,
     Credential,
     Hub,
     Organisation,
 )
-
-
-class DuplicateKey(Exception):
-    """Raised where the SQL adapters would hit a primary-key or unique constraint."""
 
 
 class InMemoryOrganisationRepository:
@@ -81,25 +83,9 @@ class InMemoryConnectionRepository:
         del self.rows[connection_id]
         return True
 
-    async def update_tokens(
-        self,
-        connection_id: str,
-        *,
-        token_type: str,
-        sealed_access_token: str,
-        sealed_refresh_token: str | None,
-        expires_at: datetime | None,
-        scopes: tuple[str, ...],
-    ) -> None:
+    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
         if connection_id in self.rows:
-            self.rows[connection_id] = replace(
-                self.rows[connection_id],
-                token_type=token_type,
-                sealed_access_token=sealed_access_token,
-                sealed_refresh_token=sealed_refresh_token,
-                expires_at=expires_at,
-                scopes=scopes,
-            )
+            self.rows[connection_id] = replace(self.rows[connection_id], tokens=tokens)
 
     async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
         if connection_id in self.rows:
@@ -252,13 +238,15 @@ class InMemorySealedValueStore:
 
     def _all(self) -> list[SealedValue]:
         values = [
-            SealedValue("client_secret", c.id, c.sealed_secret)
+            SealedValue(SealedKind.CLIENT_SECRET, c.id, c.sealed_secret)
             for c in self._credentials.rows.values()
         ]
         for c in self._connections.rows.values():
-            values.append(SealedValue("access_token", c.id, c.sealed_access_token))
-            if c.sealed_refresh_token is not None:
-                values.append(SealedValue("refresh_token", c.id, c.sealed_refresh_token))
+            values.append(SealedValue(SealedKind.ACCESS_TOKEN, c.id, c.tokens.sealed_access_token))
+            if c.tokens.sealed_refresh_token is not None:
+                values.append(
+                    SealedValue(SealedKind.REFRESH_TOKEN, c.id, c.tokens.sealed_refresh_token)
+                )
         return values
 
     async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
@@ -267,15 +255,17 @@ class InMemorySealedValueStore:
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         if sealed not in self._all():
             return False
-        if sealed.kind == "client_secret":
+        if sealed.kind is SealedKind.CLIENT_SECRET:
             row = self._credentials.rows[sealed.row_id]
             self._credentials.rows[row.id] = replace(row, sealed_secret=new_value)
-        elif sealed.kind == "access_token":
-            row_c = self._connections.rows[sealed.row_id]
-            self._connections.rows[row_c.id] = replace(row_c, sealed_access_token=new_value)
-        else:
-            row_c = self._connections.rows[sealed.row_id]
-            self._connections.rows[row_c.id] = replace(row_c, sealed_refresh_token=new_value)
+            return True
+        connection = self._connections.rows[sealed.row_id]
+        tokens = (
+            replace(connection.tokens, sealed_access_token=new_value)
+            if sealed.kind is SealedKind.ACCESS_TOKEN
+            else replace(connection.tokens, sealed_refresh_token=new_value)
+        )
+        self._connections.rows[connection.id] = replace(connection, tokens=tokens)
         return True
 
 
@@ -284,11 +274,55 @@ class InMemoryHealthCheck:
         return None
 
 
+class InMemoryUnitOfWork:
+    """Transactions one at a time; a block that raises restores every table as it found it.
+
+    Writes made meanwhile outside any unit of work would be undone with it: the fakes serve
+    tests and development, where that does not happen."""
+
+    def __init__(self) -> None:
+        self.tables: list[Any] = []  # every repository holding rows, set by in_memory_storage
+        self.storage: Storage | None = None
+        self._lock = asyncio.Lock()
+        self._open = False
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Storage]:
+        if self.storage is None:
+            raise RuntimeError("in_memory_storage() sets the storage of its unit of work")
+        if self._open:  # a unit begun inside another joins it
+            yield self.storage
+            return
+        async with self._lock:
+            self._open = True
+            try:
+                with self._restored_on_error():
+                    yield self.storage
+            finally:
+                self._open = False
+
+    @contextmanager
+    def _restored_on_error(self) -> Iterator[None]:
+        saved = [
+            (table, name, value.copy())
+            for table in self.tables
+            for name, value in vars(table).items()
+            if isinstance(value, dict | set)
+        ]
+        try:
+            yield
+        except BaseException:
+            for table, name, value in saved:
+                setattr(table, name, value)
+            raise
+
+
 def in_memory_storage() -> Storage:
     connections = InMemoryConnectionRepository()
     connectors = InMemoryConnectorRepository(connections)
     credentials = InMemoryCredentialRepository(connections)
-    return Storage(
+    unit_of_work = InMemoryUnitOfWork()
+    storage = Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=InMemoryApiKeyRepository(),
         credentials=credentials,
@@ -299,4 +333,17 @@ def in_memory_storage() -> Storage:
         refresh_locks=InMemoryRefreshLock(),
         sealed_values=InMemorySealedValueStore(credentials, connections),
         health=InMemoryHealthCheck(),
+        unit_of_work=unit_of_work,
     )
+    unit_of_work.tables = [
+        storage.organisations,
+        storage.api_keys,
+        credentials,
+        storage.hubs,
+        connectors,
+        storage.used_states,
+        connections,
+        storage.refresh_locks,
+    ]
+    unit_of_work.storage = storage
+    return storage

@@ -1,24 +1,29 @@
-"""SQL implementations of the storage ports, one short transaction per call.
+"""SQL implementations of the storage ports.
 
-Database errors that mean something to a use case (a duplicate key) are translated here, so
-use cases never see SQLAlchemy.
+Outside a unit of work each call is one short transaction of its own; inside one, every call
+runs on the unit's connection and commits with it. Failures are translated into the
+application's errors here (``adapters.sql.errors``), so nothing above sees SQLAlchemy.
 """
 
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from application.errors import CredentialInUse
-from application.ports import SealedValue, Storage
+from adapters.sql.errors import translated
+from application.errors import CredentialInUse, DuplicateKey
+from application.ports.storage import SealedKind, SealedValue, Storage
 from domain.model import (
     ApiKey,
     Connection,
     ConnectionStatus,
+    ConnectionTokens,
     Connector,
     Credential,
     Hub,
@@ -28,26 +33,60 @@ from domain.model import (
 from domain.scopes import ScopeSeparator
 
 
+class SqlDatabase:
+    """Where statements run: the engine (a transaction per call), or the connection of one
+    open unit of work (every call inside it, committed together)."""
+
+    def __init__(self, engine: AsyncEngine, connection: AsyncConnection | None = None) -> None:
+        self.engine = engine
+        self._connection = connection
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection is not None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        with translated():
+            if self._connection is not None:
+                yield self._connection
+                return
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        with translated():
+            if self._connection is not None:
+                yield self._connection
+                return
+            async with self.engine.connect() as conn:
+                yield conn
+
+
 class _SqlRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
 
     async def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
-        async with self._engine.begin() as conn:
+        async with self._db.write() as conn:
             await conn.execute(table.insert().values(**values))
 
     async def _one(self, query: sa.Select[Any]) -> sa.Row[Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._db.read() as conn:
             row: sa.Row[Any] | None = (await conn.execute(query)).first()
             return row
 
     async def _all(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
-        async with self._engine.connect() as conn:
+        async with self._db.read() as conn:
             return list(await conn.execute(query))
 
+    async def _change(self, statement: sa.Delete | sa.Update) -> int:
+        async with self._db.write() as conn:
+            return (await conn.execute(statement)).rowcount
+
     async def _delete(self, statement: sa.Delete) -> bool:
-        async with self._engine.begin() as conn:
-            return (await conn.execute(statement)).rowcount > 0
+        return await self._change(statement) > 0
 
 
 class SqlOrganisationRepository(_SqlRepository):
@@ -136,14 +175,12 @@ class SqlCredentialRepository(_SqlRepository):
     async def delete(self, organisation_id: str, credential_id: str) -> bool:
         """Refused with ``CredentialInUse`` while connections use it (ON DELETE RESTRICT)."""
         c = t.credentials.c
-        try:
+        with translated(still_referenced=CredentialInUse):
             return await self._delete(
                 t.credentials.delete().where(
                     c.id == credential_id, c.organisation_id == organisation_id
                 )
             )
-        except IntegrityError as exc:
-            raise CredentialInUse from exc
 
 
 def _hub(row: sa.Row[Any]) -> Hub:
@@ -264,11 +301,13 @@ def _connection(row: sa.Row[Any]) -> Connection:
         connector_id=row.connector_id,
         credential_id=row.credential_id,
         name=row.name,
-        scopes=tuple(row.scopes),
-        token_type=row.token_type,
-        sealed_access_token=row.sealed_access_token,
-        sealed_refresh_token=row.sealed_refresh_token,
-        expires_at=row.expires_at,
+        tokens=ConnectionTokens(
+            token_type=row.token_type,
+            sealed_access_token=row.sealed_access_token,
+            sealed_refresh_token=row.sealed_refresh_token,
+            expires_at=row.expires_at,
+            scopes=tuple(row.scopes),
+        ),
         status=ConnectionStatus(row.status),
         created_at=row.created_at,
     )
@@ -279,7 +318,7 @@ class SqlConnectionRepository(_SqlRepository):
         """The end user row is created on first use; a racing first use is absorbed by the
         unique (hub, user id) constraint, and both connections land on the one end user."""
         users = t.end_users.c
-        async with self._engine.begin() as conn:
+        async with self._db.write() as conn:
             insert = _upsert_builder(conn)(t.end_users).values(
                 id=connection.id,  # the first connection's id names its end user: unique
                 hub_id=connection.hub_id,
@@ -305,11 +344,7 @@ class SqlConnectionRepository(_SqlRepository):
                     connector_id=connection.connector_id,
                     credential_id=connection.credential_id,
                     name=connection.name,
-                    scopes=list(connection.scopes),
-                    token_type=connection.token_type,
-                    sealed_access_token=connection.sealed_access_token,
-                    sealed_refresh_token=connection.sealed_refresh_token,
-                    expires_at=connection.expires_at,
+                    **_token_columns(connection.tokens),
                     status=connection.status.value,
                     created_at=connection.created_at,
                 )
@@ -348,36 +383,29 @@ class SqlConnectionRepository(_SqlRepository):
             )
         )
 
-    async def update_tokens(
-        self,
-        connection_id: str,
-        *,
-        token_type: str,
-        sealed_access_token: str,
-        sealed_refresh_token: str | None,
-        expires_at: datetime | None,
-        scopes: tuple[str, ...],
-    ) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                t.connections.update()
-                .where(t.connections.c.id == connection_id)
-                .values(
-                    token_type=token_type,
-                    sealed_access_token=sealed_access_token,
-                    sealed_refresh_token=sealed_refresh_token,
-                    expires_at=expires_at,
-                    scopes=list(scopes),
-                )
-            )
+    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
+        await self._change(
+            t.connections.update()
+            .where(t.connections.c.id == connection_id)
+            .values(**_token_columns(tokens))
+        )
 
     async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                t.connections.update()
-                .where(t.connections.c.id == connection_id)
-                .values(status=status.value)
-            )
+        await self._change(
+            t.connections.update()
+            .where(t.connections.c.id == connection_id)
+            .values(status=status.value)
+        )
+
+
+def _token_columns(tokens: ConnectionTokens) -> dict[str, Any]:
+    return {
+        "token_type": tokens.token_type,
+        "sealed_access_token": tokens.sealed_access_token,
+        "sealed_refresh_token": tokens.sealed_refresh_token,
+        "expires_at": tokens.expires_at,
+        "scopes": list(tokens.scopes),
+    }
 
 
 class SqlRefreshLock(_SqlRepository):
@@ -386,7 +414,7 @@ class SqlRefreshLock(_SqlRepository):
     ) -> bool:
         """One statement: insert the lock, or take it over only when its lease has run out."""
         locks = t.refresh_locks
-        async with self._engine.begin() as conn:
+        async with self._db.write() as conn:
             insert = _upsert_builder(conn)(locks).values(
                 connection_id=connection_id, holder=holder, expires_at=until
             )
@@ -404,11 +432,9 @@ class SqlRefreshLock(_SqlRepository):
         )
 
     async def delete_expired(self, now: datetime) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                t.refresh_locks.delete().where(t.refresh_locks.c.expires_at <= now)
-            )
-            return result.rowcount
+        return await self._change(
+            t.refresh_locks.delete().where(t.refresh_locks.c.expires_at <= now)
+        )
 
 
 class SqlUsedStateRepository(_SqlRepository):
@@ -416,7 +442,7 @@ class SqlUsedStateRepository(_SqlRepository):
         """The primary key makes the second of two racing inserts fail: that is the atomicity."""
         try:
             await self._insert(t.used_states, {"state_id": state_id, "expires_at": expires_at})
-        except IntegrityError:
+        except DuplicateKey:
             return False
         return True
 
@@ -425,17 +451,13 @@ class SqlUsedStateRepository(_SqlRepository):
         return await self._one(sa.select(c.state_id).where(c.state_id == state_id)) is not None
 
     async def delete_expired(self, now: datetime) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                t.used_states.delete().where(t.used_states.c.expires_at <= now)
-            )
-            return result.rowcount
+        return await self._change(t.used_states.delete().where(t.used_states.c.expires_at <= now))
 
 
 _SEALED_COLUMNS = {
-    "client_secret": (t.credentials, t.credentials.c.sealed_secret),
-    "access_token": (t.connections, t.connections.c.sealed_access_token),
-    "refresh_token": (t.connections, t.connections.c.sealed_refresh_token),
+    SealedKind.CLIENT_SECRET: (t.credentials, t.credentials.c.sealed_secret),
+    SealedKind.ACCESS_TOKEN: (t.connections, t.connections.c.sealed_access_token),
+    SealedKind.REFRESH_TOKEN: (t.connections, t.connections.c.sealed_refresh_token),
 }
 
 
@@ -456,31 +478,68 @@ class SqlSealedValueStore(_SqlRepository):
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         table, column = _SEALED_COLUMNS[sealed.kind]
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                table.update()
-                .where(table.c.id == sealed.row_id, column == sealed.value)
-                .values({column.name: new_value})
-            )
-            return result.rowcount == 1
+        changed = await self._change(
+            table.update()
+            .where(table.c.id == sealed.row_id, column == sealed.value)
+            .values({column.name: new_value})
+        )
+        return changed == 1
 
 
 class SqlHealthCheck(_SqlRepository):
     async def ping(self) -> None:
-        async with self._engine.connect() as conn:
+        async with self._db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
 
-def sql_storage(engine: AsyncEngine) -> Storage:
+class SqlUnitOfWork:
+    """A transaction on one connection; a unit begun inside another joins it."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Storage]:
+        if self._db.in_transaction:
+            yield _storage(self._db)
+            return
+        with translated():
+            conn = await self._db.engine.connect()
+            try:
+                transaction = await conn.begin()
+            except BaseException:
+                await conn.close()
+                raise
+        try:
+            # Only the statements are translated: an error of the block's own is its own.
+            yield _storage(SqlDatabase(self._db.engine, conn))
+        except BaseException:
+            with contextlib.suppress(Exception):  # a dead connection: the original error tells
+                await transaction.rollback()
+            raise
+        else:
+            with translated():
+                await transaction.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+def _storage(db: SqlDatabase) -> Storage:
     return Storage(
-        organisations=SqlOrganisationRepository(engine),
-        api_keys=SqlApiKeyRepository(engine),
-        credentials=SqlCredentialRepository(engine),
-        hubs=SqlHubRepository(engine),
-        connectors=SqlConnectorRepository(engine),
-        used_states=SqlUsedStateRepository(engine),
-        connections=SqlConnectionRepository(engine),
-        refresh_locks=SqlRefreshLock(engine),
-        sealed_values=SqlSealedValueStore(engine),
-        health=SqlHealthCheck(engine),
+        organisations=SqlOrganisationRepository(db),
+        api_keys=SqlApiKeyRepository(db),
+        credentials=SqlCredentialRepository(db),
+        hubs=SqlHubRepository(db),
+        connectors=SqlConnectorRepository(db),
+        used_states=SqlUsedStateRepository(db),
+        connections=SqlConnectionRepository(db),
+        refresh_locks=SqlRefreshLock(db),
+        sealed_values=SqlSealedValueStore(db),
+        health=SqlHealthCheck(db),
+        unit_of_work=SqlUnitOfWork(db),
     )
+
+
+def sql_storage(engine: AsyncEngine) -> Storage:
+    return _storage(SqlDatabase(engine))

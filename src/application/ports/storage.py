@@ -1,69 +1,27 @@
-"""Ports: what the use cases need from the outside world, one small role each."""
+"""Storage ports: one repository per kind of row, a lock, and the transaction that spans them.
 
+Every implementation raises the errors of ``application.errors`` for the same situations:
+``DuplicateKey`` when a row with the same key exists, ``StorageUnavailable`` when the storage
+cannot answer right now (down, locked, unreachable). Nothing else leaks from a backend.
+"""
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from domain.model import (
     ApiKey,
     Connection,
     ConnectionStatus,
+    ConnectionTokens,
     Connector,
     Credential,
     Hub,
     Organisation,
-    TokenAuthMethod,
 )
-from domain.state import StateClaims
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
-        ...
-
-
-class RandomSource(Protocol):
-    def token_bytes(self, size: int) -> bytes:
-        """``size`` bytes from a cryptographically secure generator."""
-        ...
-
-
-class SecretCipher(Protocol):
-    """Authenticated encryption of secrets at rest. ``context`` binds a ciphertext to the row
-    it belongs to, so a ciphertext copied onto another row does not decrypt."""
-
-    def encrypt(self, plaintext: str, *, context: str) -> str: ...
-
-    def decrypt(self, sealed: str, *, context: str) -> str: ...
-
-    def current_prefix(self) -> str:
-        """Every ciphertext made with the active key starts with this, and no other does."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SealedState:
-    """A ``state`` value and its PKCE verifier, which is secret and never leaves the server."""
-
-    value: str
-    pkce_verifier: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedState:
-    claims: StateClaims
-    pkce_verifier: str
-
-
-class StateSealer(Protocol):
-    """Turns state claims into an opaque, URL-safe, authenticated ``state`` value and back."""
-
-    def seal(self, claims: StateClaims) -> SealedState: ...
-
-    def open(self, state: str) -> OpenedState | None:
-        """The claims, or ``None`` when the value was not issued by this service."""
-        ...
 
 
 class OrganisationRepository(Protocol):
@@ -91,7 +49,9 @@ class CredentialRepository(Protocol):
         """Oldest first."""
         ...
 
-    async def delete(self, organisation_id: str, credential_id: str) -> bool: ...
+    async def delete(self, organisation_id: str, credential_id: str) -> bool:
+        """Raises ``CredentialInUse`` while connections use the credential."""
+        ...
 
 
 class HubRepository(Protocol):
@@ -104,7 +64,7 @@ class HubRepository(Protocol):
         ...
 
     async def delete(self, organisation_id: str, hub_id: str) -> bool:
-        """Deletes the hub and its connectors together."""
+        """Deletes the hub with its connectors and their connections."""
         ...
 
 
@@ -117,7 +77,9 @@ class ConnectorRepository(Protocol):
         """Oldest first."""
         ...
 
-    async def delete(self, hub_id: str, connector_id: str) -> bool: ...
+    async def delete(self, hub_id: str, connector_id: str) -> bool:
+        """Deletes the connector with its connections."""
+        ...
 
 
 class UsedStateRepository(Protocol):
@@ -151,18 +113,8 @@ class ConnectionRepository(Protocol):
         """Deletes the connection with its stored tokens."""
         ...
 
-    async def update_tokens(
-        self,
-        connection_id: str,
-        *,
-        token_type: str,
-        sealed_access_token: str,
-        sealed_refresh_token: str | None,
-        expires_at: datetime | None,
-        scopes: tuple[str, ...],
-    ) -> None:
-        """Replace the tokens in one write: a rotated refresh token never lands without the
-        access token issued with it."""
+    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
+        """Replace the tokens in one write."""
         ...
 
     async def set_status(self, connection_id: str, status: ConnectionStatus) -> None: ...
@@ -174,43 +126,33 @@ class RefreshLock(Protocol):
 
     async def acquire(
         self, connection_id: str, holder: str, now: datetime, until: datetime
-    ) -> bool: ...
+    ) -> bool:
+        """Take the lock, or take it over when its lease ran out; ``False`` while another
+        holder's lease lasts."""
+        ...
 
-    async def release(self, connection_id: str, holder: str) -> None: ...
+    async def release(self, connection_id: str, holder: str) -> None:
+        """Release the lock if ``holder`` still holds it."""
+        ...
 
     async def delete_expired(self, now: datetime) -> int:
         """Forget locks whose lease has run out; they would be taken over anyway."""
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
-    """A request to a provider's token endpoint; the adapter adds client authentication."""
+class SealedKind(StrEnum):
+    """The kinds of encrypted value at rest."""
 
-    token_url: str
-    auth_method: TokenAuthMethod
-    client_id: str
-    client_secret: str
-    form: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEndpointAnswer:
-    status: int
-    body: object  # the parsed JSON, or None when the body was not JSON
-
-
-class TokenEndpoint(Protocol):
-    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
-        """Raise ``ProviderTimeout`` or ``ProviderUnavailable`` when no answer was read."""
-        ...
+    CLIENT_SECRET = "client_secret"
+    ACCESS_TOKEN = "access_token"
+    REFRESH_TOKEN = "refresh_token"
 
 
 @dataclass(frozen=True, slots=True)
 class SealedValue:
-    """One encrypted value at rest: ``kind`` is client_secret, access_token or refresh_token."""
+    """One encrypted value at rest, and the row it belongs to."""
 
-    kind: str
+    kind: SealedKind
     row_id: str
     value: str
 
@@ -218,7 +160,7 @@ class SealedValue:
 class SealedValueStore(Protocol):
     """Every encrypted value at rest, for re-encrypting them under a new key."""
 
-    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]: ...
+    async def not_starting_with(self, prefix: str, limit: int) -> Sequence[SealedValue]: ...
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         """Swap in ``new_value`` only if the stored value is still ``sealed.value``."""
@@ -227,7 +169,14 @@ class SealedValueStore(Protocol):
 
 class HealthCheck(Protocol):
     async def ping(self) -> None:
-        """Raise when the storage cannot answer."""
+        """Raise ``StorageUnavailable`` when the storage cannot answer."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    def begin(self) -> AbstractAsyncContextManager["Storage"]:
+        """One transaction: the repositories it yields write inside it; it commits when the
+        block ends normally and rolls back, leaving nothing behind, when the block raises."""
         ...
 
 
@@ -245,3 +194,4 @@ class Storage:
     refresh_locks: RefreshLock
     sealed_values: SealedValueStore
     health: HealthCheck
+    unit_of_work: UnitOfWork
