@@ -1,139 +1,229 @@
 """Bounded, short-lived read caches in front of the repositories on the hot paths.
 
-Every entry lives at most ``ttl`` seconds, so a change made through another instance (a
-deleted credential, a revoked API key) is honoured everywhere within that bound; a change
-made through this instance is honoured at once (writes invalidate). Misses are not cached,
-so a new object is usable at once. Nothing that must be exact goes through these: a used
-state is recorded in the database, the code exchange reads the credential itself, and a
-refresh re-reads the connection under its lock.
+One generic lookup (``CachedLookup``) serves every cached read. Its rules:
+- an entry lives at most ``ttl`` seconds, so a change made through another instance (a
+  deleted credential, a revoked API key) is honoured everywhere within that bound;
+- a change made through this instance is honoured by it at once: writes invalidate the
+  entries they touch, and deleting a hub, connector or credential invalidates everything
+  cached beneath it (its connectors and connections), found through a tag index, without
+  scanning the cache;
+- a load that was in flight when its entry was invalidated is handed to the requests that
+  were already waiting for it, but never stored, so a deleted row cannot come back;
+- misses are not cached, so a new object is usable at once.
+
+Reads that must be exact do not come through here: a used state is recorded in the
+database, and the code exchange and a refresh read the rows they depend on themselves.
 """
 
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import replace
+from typing import Generic, Protocol, TypeVar
 
-from application.ports import (
+from application.ports.storage import (
     ApiKeyRepository,
     ConnectionRepository,
     ConnectorRepository,
     CredentialRepository,
     HubRepository,
+    Storage,
 )
-from domain.model import ApiKey, Connection, ConnectionStatus, Connector, Credential, Hub
+from domain.model import (
+    ApiKey,
+    Connection,
+    ConnectionStatus,
+    ConnectionTokens,
+    Connector,
+    Credential,
+    Hub,
+)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+Tag = tuple[str, str]  # ("hub", id), ("connector", id), ("credential", id), ("connection", id)
+MAX_ENTRIES = 10_000
 
 
-class TtlCache(Generic[K, V]):
-    """At most ``max_entries`` values, each for at most ``ttl`` seconds; oldest out first."""
+def _no_tags(_: object) -> tuple[Tag, ...]:
+    return ()
+
+
+class CachedLookup(Generic[K, V]):
+    """At most ``max_entries`` values, each for at most ``ttl`` seconds, oldest out first;
+    one load per key at a time, shared by every request that misses meanwhile."""
 
     def __init__(
-        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl: float,
+        *,
+        tags: Callable[[V], Iterable[Tag]] = _no_tags,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
+        self._tags_of = tags
         self._max = max_entries
         self._clock = clock
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._keys_by_tag: dict[Tag, set[K]] = {}
         self._loading: dict[K, asyncio.Future[V | None]] = {}
+        self._tag_invalidations = 0  # loads that overlap a tag invalidation are not stored
 
-    def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._entries[key]
-            return None
-        return entry[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._entries[key] = (self._clock() + self._ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        """The cached value, or one load shared by every request that misses meanwhile.
+    async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value, or the result of one load shared by concurrent misses.
 
         Past half its lifetime an entry is reloaded in the background while it is still
-        served, so that under steady load no request waits for the database; an entry is
-        never served past its lifetime. Misses are not cached.
+        served, so under steady load no request waits for the storage; an entry is never
+        served past its lifetime.
         """
         entry = self._entries.get(key)
-        now = self._clock()
-        if entry is not None and entry[0] > now:
-            if entry[0] - now < self._ttl / 2 and key not in self._loading:
-                self._start_load(key, load)
-            return entry[1]
+        if entry is not None:
+            remaining = entry[0] - self._clock()
+            if remaining > 0:
+                if remaining < self._ttl / 2 and key not in self._loading:
+                    self._start_load(key, load)
+                return entry[1]
         pending = self._loading.get(key) or self._start_load(key, load)
         return await asyncio.shield(pending)
+
+    def invalidate(self, key: K) -> None:
+        self._remove(key)
+        self._loading.pop(key, None)  # its result, when it comes, is not stored
+
+    def invalidate_tag(self, tag: Tag) -> None:
+        self._tag_invalidations += 1
+        for key in list(self._keys_by_tag.get(tag, ())):
+            self.invalidate(key)
+
+    async def drain(self) -> None:
+        """Wait for loads still running (at shutdown, before the storage goes away)."""
+        if self._loading:
+            await asyncio.gather(*self._loading.values(), return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def _start_load(
         self, key: K, load: Callable[[], Awaitable[V | None]]
     ) -> asyncio.Future[V | None]:
         pending = asyncio.ensure_future(load())
         self._loading[key] = pending
+        started_at = self._tag_invalidations
 
         def settle(done: asyncio.Future[V | None]) -> None:
+            if self._loading.get(key) is not pending:
+                return  # invalidated while loading
             del self._loading[key]
             if done.cancelled() or done.exception() is not None:
                 return  # the entry, if any, lives out its lifetime; the next miss retries
             value = done.result()
             if value is None:
-                self._entries.pop(key, None)  # deleted meanwhile
-            else:
-                self.put(key, value)
+                self._remove(key)  # deleted meanwhile
+            elif self._tag_invalidations == started_at:
+                self._put(key, value)
 
         pending.add_done_callback(settle)
         return pending
 
+    def _put(self, key: K, value: V) -> None:
+        self._remove(key)
+        self._entries[key] = (self._clock() + self._ttl, value)
+        for tag in self._tags_of(value):
+            self._keys_by_tag.setdefault(tag, set()).add(key)
+        while len(self._entries) > self._max:
+            self._remove(next(iter(self._entries)))
+
+    def _remove(self, key: K) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        for tag in self._tags_of(entry[1]):
+            keys = self._keys_by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys_by_tag[tag]
+
+
+class _Invalidated(Protocol):
+    def invalidate_tag(self, tag: Tag) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+class CacheGroup:
+    """The lookups of one storage, so that deleting a row invalidates what hangs beneath it
+    in every one of them."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lookups: list[_Invalidated] = []
+
+    def lookup(self, tags: Callable[[V], Iterable[Tag]] = _no_tags) -> CachedLookup[K, V]:
+        created: CachedLookup[K, V] = CachedLookup(self.ttl, tags=tags)
+        self._lookups.append(created)
+        return created
+
+    def invalidate_tag(self, tag: Tag) -> None:
+        for lookup in self._lookups:
+            lookup.invalidate_tag(tag)
+
     async def drain(self) -> None:
-        """Wait for loads still running (at shutdown, before the database goes away)."""
-        if self._loading:
-            await asyncio.gather(*self._loading.values(), return_exceptions=True)
+        for lookup in self._lookups:
+            await lookup.drain()
 
-    def discard_where(self, predicate: Callable[[K], bool]) -> None:
-        for key in [k for k in self._entries if predicate(k)]:
-            del self._entries[key]
 
-    def __len__(self) -> int:
-        return len(self._entries)
+def _hub_tags(hub: Hub) -> tuple[Tag, ...]:
+    return (("hub", hub.id),)
+
+
+def _connector_tags(connector: Connector) -> tuple[Tag, ...]:
+    return (("hub", connector.hub_id), ("connector", connector.id))
+
+
+def _credential_tags(credential: Credential) -> tuple[Tag, ...]:
+    return (("credential", credential.id),)
+
+
+def _connection_tags(connection: Connection) -> tuple[Tag, ...]:
+    return (
+        ("connection", connection.id),
+        ("hub", connection.hub_id),
+        ("connector", connection.connector_id),
+        ("credential", connection.credential_id),
+    )
 
 
 class CachedApiKeys:
-    def __init__(self, inner: ApiKeyRepository, ttl: float) -> None:
+    def __init__(self, inner: ApiKeyRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._cache: TtlCache[bytes, str] = TtlCache(ttl)
+        self._lookup: CachedLookup[bytes, str] = group.lookup()
 
     async def add(self, api_key: ApiKey) -> None:
         await self._inner.add(api_key)
 
     async def organisation_for(self, key_hash: bytes) -> str | None:
-        return await self._cache.get_or_load(
-            key_hash, lambda: self._inner.organisation_for(key_hash)
-        )
+        return await self._lookup.get(key_hash, lambda: self._inner.organisation_for(key_hash))
 
     async def delete(self, key_hash: bytes) -> bool:
-        self._cache.discard_where(lambda k: k == key_hash)
-        return await self._inner.delete(key_hash)
-
-    async def drain(self) -> None:
-        await self._cache.drain()
+        deleted = await self._inner.delete(key_hash)
+        self._lookup.invalidate(key_hash)
+        return deleted
 
 
 class CachedHubs:
-    def __init__(self, inner: HubRepository, ttl: float) -> None:
+    def __init__(self, inner: HubRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._cache: TtlCache[tuple[str, str], Hub] = TtlCache(ttl)
+        self._group = group
+        self._lookup: CachedLookup[tuple[str, str], Hub] = group.lookup(_hub_tags)
 
     async def add(self, hub: Hub) -> None:
         await self._inner.add(hub)
 
     async def get(self, organisation_id: str, hub_id: str) -> Hub | None:
-        return await self._cache.get_or_load(
+        return await self._lookup.get(
             (organisation_id, hub_id), lambda: self._inner.get(organisation_id, hub_id)
         )
 
@@ -141,23 +231,22 @@ class CachedHubs:
         return await self._inner.list(organisation_id)
 
     async def delete(self, organisation_id: str, hub_id: str) -> bool:
-        self._cache.discard_where(lambda k: k[1] == hub_id)
-        return await self._inner.delete(organisation_id, hub_id)
-
-    async def drain(self) -> None:
-        await self._cache.drain()
+        deleted = await self._inner.delete(organisation_id, hub_id)
+        self._group.invalidate_tag(("hub", hub_id))
+        return deleted
 
 
 class CachedConnectors:
-    def __init__(self, inner: ConnectorRepository, ttl: float) -> None:
+    def __init__(self, inner: ConnectorRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._cache: TtlCache[tuple[str, str], Connector] = TtlCache(ttl)
+        self._group = group
+        self._lookup: CachedLookup[tuple[str, str], Connector] = group.lookup(_connector_tags)
 
     async def add(self, connector: Connector) -> None:
         await self._inner.add(connector)
 
     async def get(self, hub_id: str, connector_id: str) -> Connector | None:
-        return await self._cache.get_or_load(
+        return await self._lookup.get(
             (hub_id, connector_id), lambda: self._inner.get(hub_id, connector_id)
         )
 
@@ -165,23 +254,22 @@ class CachedConnectors:
         return await self._inner.list(hub_id)
 
     async def delete(self, hub_id: str, connector_id: str) -> bool:
-        self._cache.discard_where(lambda k: k[1] == connector_id)
-        return await self._inner.delete(hub_id, connector_id)
-
-    async def drain(self) -> None:
-        await self._cache.drain()
+        deleted = await self._inner.delete(hub_id, connector_id)
+        self._group.invalidate_tag(("connector", connector_id))
+        return deleted
 
 
 class CachedCredentials:
-    def __init__(self, inner: CredentialRepository, ttl: float) -> None:
+    def __init__(self, inner: CredentialRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._cache: TtlCache[tuple[str, str], Credential] = TtlCache(ttl)
+        self._group = group
+        self._lookup: CachedLookup[tuple[str, str], Credential] = group.lookup(_credential_tags)
 
     async def add(self, credential: Credential) -> None:
         await self._inner.add(credential)
 
     async def get(self, organisation_id: str, credential_id: str) -> Credential | None:
-        return await self._cache.get_or_load(
+        return await self._lookup.get(
             (organisation_id, credential_id),
             lambda: self._inner.get(organisation_id, credential_id),
         )
@@ -190,28 +278,22 @@ class CachedCredentials:
         return await self._inner.list(organisation_id)
 
     async def delete(self, organisation_id: str, credential_id: str) -> bool:
-        self._cache.discard_where(lambda k: k[1] == credential_id)
-        return await self._inner.delete(organisation_id, credential_id)
-
-    async def drain(self) -> None:
-        await self._cache.drain()
+        deleted = await self._inner.delete(organisation_id, credential_id)
+        self._group.invalidate_tag(("credential", credential_id))
+        return deleted
 
 
 class CachedConnections:
-    """Reads for the access-token fast path; every write goes through and invalidates."""
-
-    def __init__(self, inner: ConnectionRepository, ttl: float) -> None:
+    def __init__(self, inner: ConnectionRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._cache: TtlCache[tuple[str, str], Connection] = TtlCache(ttl)
-
-    def _forget(self, connection_id: str) -> None:
-        self._cache.discard_where(lambda k: k[1] == connection_id)
+        self._group = group
+        self._lookup: CachedLookup[tuple[str, str], Connection] = group.lookup(_connection_tags)
 
     async def add(self, connection: Connection) -> None:
         await self._inner.add(connection)
 
     async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
-        return await self._cache.get_or_load(
+        return await self._lookup.get(
             (organisation_id, connection_id),
             lambda: self._inner.get(organisation_id, connection_id),
         )
@@ -222,32 +304,28 @@ class CachedConnections:
         return await self._inner.list_for_user(organisation_id, hub_id, user_id)
 
     async def delete(self, organisation_id: str, connection_id: str) -> bool:
-        self._forget(connection_id)
-        return await self._inner.delete(organisation_id, connection_id)
+        deleted = await self._inner.delete(organisation_id, connection_id)
+        self._group.invalidate_tag(("connection", connection_id))
+        return deleted
 
-    async def update_tokens(
-        self,
-        connection_id: str,
-        *,
-        token_type: str,
-        sealed_access_token: str,
-        sealed_refresh_token: str | None,
-        expires_at: datetime | None,
-        scopes: tuple[str, ...],
-    ) -> None:
-        self._forget(connection_id)
-        await self._inner.update_tokens(
-            connection_id,
-            token_type=token_type,
-            sealed_access_token=sealed_access_token,
-            sealed_refresh_token=sealed_refresh_token,
-            expires_at=expires_at,
-            scopes=scopes,
-        )
+    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
+        await self._inner.update_tokens(connection_id, tokens)
+        self._group.invalidate_tag(("connection", connection_id))
 
     async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
-        self._forget(connection_id)
         await self._inner.set_status(connection_id, status)
+        self._group.invalidate_tag(("connection", connection_id))
 
-    async def drain(self) -> None:
-        await self._cache.drain()
+
+def cached_storage(storage: Storage, group: CacheGroup) -> Storage:
+    """The storage with the hot-path reads cached (``group.ttl`` of 0 turns caching off)."""
+    if group.ttl <= 0:
+        return storage
+    return replace(
+        storage,
+        api_keys=CachedApiKeys(storage.api_keys, group),
+        hubs=CachedHubs(storage.hubs, group),
+        connectors=CachedConnectors(storage.connectors, group),
+        credentials=CachedCredentials(storage.credentials, group),
+        connections=CachedConnections(storage.connections, group),
+    )

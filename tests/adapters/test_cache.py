@@ -1,11 +1,23 @@
-"""The read caches: bounded in size and age, one load per miss, and writes invalidate."""
+"""The read caches: bounded in size and age, one load per miss, writes invalidate what they
+touch and everything beneath it, and an invalidated load never puts a stale value back."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from adapters.cache import CachedCredentials, CachedHubs, TtlCache
+from adapters.cache import CachedLookup, CacheGroup, cached_storage
 from adapters.memory.repositories import in_memory_storage
-from domain.model import Credential, Hub, Organisation
+from domain.model import (
+    Connection,
+    ConnectionStatus,
+    ConnectionTokens,
+    Connector,
+    Credential,
+    Hub,
+    Organisation,
+    TokenAuthMethod,
+)
+from domain.scopes import ScopeSeparator
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -18,114 +30,96 @@ class Ticker:
         return self.now
 
 
-def test_entries_expire_after_their_time_to_live() -> None:
+class Source:
+    """A load that counts its calls and answers what ``value`` holds at the time."""
+
+    def __init__(self, value: str | None = "v") -> None:
+        self.value = value
+        self.loads = 0
+
+    async def __call__(self) -> str | None:
+        self.loads += 1
+        return self.value
+
+
+async def settle() -> None:
+    for _ in range(3):  # a background load, then its completion callback
+        await asyncio.sleep(0)
+
+
+async def test_entries_expire_after_their_time_to_live() -> None:
     clock = Ticker()
-    cache: TtlCache[str, int] = TtlCache(ttl=2.0, clock=clock)
-    cache.put("a", 1)
-    clock.now = 1.99
-    assert cache.get("a") == 1
+    cache: CachedLookup[str, str] = CachedLookup(2.0, clock=clock)
+    source = Source()
+    await cache.get("a", source)
+    clock.now = 0.99  # young: served without a load
+    await cache.get("a", source)
+    assert source.loads == 1
     clock.now = 2.0
-    assert cache.get("a") is None
+    await cache.get("a", source)
+    assert source.loads == 2
 
 
-def test_the_cache_holds_at_most_its_bound_oldest_out_first() -> None:
-    cache: TtlCache[int, int] = TtlCache(ttl=60, max_entries=3)
-    for n in range(5):
-        cache.put(n, n)
+async def test_the_cache_holds_at_most_its_bound_oldest_out_first() -> None:
+    cache: CachedLookup[int, str] = CachedLookup(60, max_entries=3)
+    sources = [Source(str(n)) for n in range(5)]
+    for n, source in enumerate(sources):
+        await cache.get(n, source)
     assert len(cache) == 3
-    assert cache.get(0) is None
-    assert cache.get(4) == 4
+    await cache.get(0, sources[0])
+    await cache.get(4, sources[4])
+    assert (sources[0].loads, sources[4].loads) == (2, 1)
 
 
 async def test_concurrent_misses_share_one_load_and_misses_are_not_cached() -> None:
-    cache: TtlCache[str, str] = TtlCache(ttl=60)
+    cache: CachedLookup[str, str] = CachedLookup(60)
     loads = 0
 
-    async def load() -> str | None:
+    async def slow() -> str | None:
         nonlocal loads
         loads += 1
         await asyncio.sleep(0.01)
         return "value"
 
-    results = await asyncio.gather(*(cache.get_or_load("k", load) for _ in range(20)))
-    assert results == ["value"] * 20
+    assert await asyncio.gather(*(cache.get("k", slow) for _ in range(20))) == ["value"] * 20
     assert loads == 1
-
-    async def missing() -> str | None:
-        nonlocal loads
-        loads += 1
-        return None
-
-    assert await cache.get_or_load("absent", missing) is None
-    assert await cache.get_or_load("absent", missing) is None
-    assert loads == 3
-
-
-async def test_a_cached_object_is_forgotten_when_deleted_through_the_cache() -> None:
-    storage = in_memory_storage()
-    await storage.organisations.add(Organisation("o", "o", NOW))
-    credentials = CachedCredentials(storage.credentials, ttl=60)
-    await credentials.add(Credential("c", "o", "n", "client", "v1.k.x", NOW))
-    assert await credentials.get("o", "c") is not None
-    assert await credentials.delete("o", "c") is True
-    assert await credentials.get("o", "c") is None
-
-
-async def test_a_change_made_elsewhere_shows_after_the_time_to_live() -> None:
-    storage = in_memory_storage()
-    hubs = CachedHubs(storage.hubs, ttl=0.05)
-    await storage.hubs.add(Hub("h", "o", "n", (), NOW))
-    assert await hubs.get("o", "h") is not None
-    await storage.hubs.delete("o", "h")  # another instance, past this cache
-    assert await hubs.get("o", "h") is not None  # still cached: within the bound
-    await asyncio.sleep(0.06)
-    assert await hubs.get("o", "h") is None
+    missing = Source(None)
+    assert await cache.get("absent", missing) is None
+    assert await cache.get("absent", missing) is None
+    assert missing.loads == 2
 
 
 async def test_an_ageing_entry_is_served_while_it_reloads_and_never_past_its_lifetime() -> None:
     clock = Ticker()
-    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
-    values = iter(["first", "second"])
-    loads = 0
-
-    async def load() -> str | None:
-        nonlocal loads
-        loads += 1
-        return next(values)
-
-    assert await cache.get_or_load("k", load) == "first"
-    clock.now = 0.5
-    assert await cache.get_or_load("k", load) == "first"
-    assert loads == 1  # young: no reload
+    cache: CachedLookup[str, str] = CachedLookup(2.0, clock=clock)
+    source = Source("first")
+    assert await cache.get("k", source) == "first"
+    source.value = "second"
     clock.now = 1.5
-    assert await cache.get_or_load("k", load) == "first"  # served at once, reload started
-    for _ in range(3):  # the load, then its completion callback
-        await asyncio.sleep(0)
-    assert loads == 2
-    assert cache.get("k") == "second"
-    clock.now = 3.6  # past the reloaded entry's lifetime (1.5 + 2.0): never served
-    assert cache.get("k") is None
+    assert await cache.get("k", source) == "first"  # served at once, reload started
+    await settle()
+    assert source.loads == 2
+    assert await cache.get("k", source) == "second"
+    clock.now = 3.6  # past the reloaded entry's lifetime (1.5 + 2.0): loaded again
+    await cache.get("k", source)
+    assert source.loads == 3
 
 
 async def test_a_reload_that_finds_nothing_evicts_the_entry() -> None:
     clock = Ticker()
-    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
-    answers = iter(["value", None])
-
-    async def load() -> str | None:
-        return next(answers)
-
-    await cache.get_or_load("k", load)
+    cache: CachedLookup[str, str] = CachedLookup(2.0, clock=clock)
+    source = Source("value")
+    await cache.get("k", source)
+    source.value = None
     clock.now = 1.5
-    await cache.get_or_load("k", load)
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert cache.get("k") is None
+    await cache.get("k", source)
+    await settle()
+    assert len(cache) == 0
 
 
 async def test_draining_waits_for_background_loads() -> None:
     clock = Ticker()
-    cache: TtlCache[str, str] = TtlCache(ttl=2.0, clock=clock)
+    cache: CachedLookup[str, str] = CachedLookup(2.0, clock=clock)
     finished = asyncio.Event()
 
     async def slow() -> str | None:
@@ -133,9 +127,127 @@ async def test_draining_waits_for_background_loads() -> None:
         finished.set()
         return "fresh"
 
-    cache.put("k", "old")
+    await cache.get("k", Source("old"))
     clock.now = 1.5
-    assert await cache.get_or_load("k", slow) == "old"  # a background reload starts
+    assert await cache.get("k", slow) == "old"  # a background reload starts
     assert not finished.is_set()
     await cache.drain()
     assert finished.is_set()
+
+
+def gated(value: str) -> tuple[asyncio.Event, Callable[[], Awaitable[str | None]]]:
+    gate = asyncio.Event()
+
+    async def load() -> str | None:
+        await gate.wait()
+        return value
+
+    return gate, load
+
+
+async def test_a_load_in_flight_when_its_entry_is_invalidated_is_not_stored() -> None:
+    cache: CachedLookup[str, str] = CachedLookup(60)
+    gate, stale = gated("before the delete")
+    waiting = asyncio.ensure_future(cache.get("k", stale))
+    await asyncio.sleep(0)
+    cache.invalidate("k")  # the row is deleted while the load still runs
+    gate.set()
+    assert await waiting == "before the delete"  # the request that asked before the delete
+    after = Source(None)
+    assert await cache.get("k", after) is None  # the deleted row did not come back
+    assert after.loads == 1
+
+
+async def test_a_tag_invalidated_while_a_load_runs_keeps_that_load_out() -> None:
+    cache: CachedLookup[str, Hub] = CachedLookup(60, tags=lambda hub: [("hub", hub.id)])
+    gate = asyncio.Event()
+
+    async def load() -> Hub | None:
+        await gate.wait()
+        return Hub("h", "o", "n", (), NOW)
+
+    waiting = asyncio.ensure_future(cache.get("k", load))
+    await asyncio.sleep(0)
+    cache.invalidate_tag(("hub", "h"))
+    gate.set()
+    await waiting
+    assert len(cache) == 0
+
+
+def connection(connection_id: str, hub_id: str, connector_id: str) -> Connection:
+    return Connection(
+        id=connection_id,
+        organisation_id="o",
+        hub_id=hub_id,
+        user_id="u",
+        connector_id=connector_id,
+        credential_id="c",
+        name="n",
+        tokens=ConnectionTokens("Bearer", "sealed", None, None, ()),
+        status=ConnectionStatus.ACTIVE,
+        created_at=NOW,
+    )
+
+
+def connector(connector_id: str, hub_id: str) -> Connector:
+    return Connector(
+        id=connector_id,
+        hub_id=hub_id,
+        name="p",
+        token_url="https://p.example/token",
+        scope_separator=ScopeSeparator.SPACE,
+        pkce=True,
+        token_auth_method=TokenAuthMethod.CLIENT_SECRET_BASIC,
+        created_at=NOW,
+    )
+
+
+async def test_deleting_a_hub_invalidates_its_connectors_and_connections_and_nothing_else() -> None:
+    storage = in_memory_storage()
+    await storage.organisations.add(Organisation("o", "o", NOW))
+    await storage.credentials.add(Credential("c", "o", "n", "client", "v1.k.x", NOW))
+    for hub_id in ("h1", "h2"):
+        await storage.hubs.add(Hub(hub_id, "o", "n", (), NOW))
+        await storage.connectors.add(connector(f"p-{hub_id}", hub_id))
+        await storage.connections.add(connection(f"c-{hub_id}", hub_id, f"p-{hub_id}"))
+    cached = cached_storage(storage, CacheGroup(60))
+    for hub_id in ("h1", "h2"):  # everything cached
+        assert await cached.hubs.get("o", hub_id) is not None
+        assert await cached.connectors.get(hub_id, f"p-{hub_id}") is not None
+        assert await cached.connections.get("o", f"c-{hub_id}") is not None
+
+    assert await cached.hubs.delete("o", "h1")
+
+    assert await cached.hubs.get("o", "h1") is None
+    assert await cached.connectors.get("h1", "p-h1") is None
+    assert await cached.connections.get("o", "c-h1") is None
+    await storage.hubs.delete("o", "h2")  # past the cache: h2's entries are still served
+    assert await cached.hubs.get("o", "h2") is not None
+    assert await cached.connections.get("o", "c-h2") is not None
+
+
+async def test_deleting_a_connector_invalidates_its_connections() -> None:
+    storage = in_memory_storage()
+    await storage.hubs.add(Hub("h", "o", "n", (), NOW))
+    await storage.connectors.add(connector("p", "h"))
+    await storage.connections.add(connection("c1", "h", "p"))
+    cached = cached_storage(storage, CacheGroup(60))
+    assert await cached.connections.get("o", "c1") is not None
+    assert await cached.connectors.delete("h", "p")
+    assert await cached.connections.get("o", "c1") is None
+
+
+async def test_a_change_made_elsewhere_shows_after_the_time_to_live() -> None:
+    storage = in_memory_storage()
+    cached = cached_storage(storage, CacheGroup(0.05))
+    await storage.hubs.add(Hub("h", "o", "n", (), NOW))
+    assert await cached.hubs.get("o", "h") is not None
+    await storage.hubs.delete("o", "h")  # another instance, past this cache
+    assert await cached.hubs.get("o", "h") is not None  # still cached: within the bound
+    await asyncio.sleep(0.06)
+    assert await cached.hubs.get("o", "h") is None
+
+
+async def test_no_time_to_live_means_no_cache() -> None:
+    storage = in_memory_storage()
+    assert cached_storage(storage, CacheGroup(0)) is storage
