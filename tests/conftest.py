@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.bootstrap import Backend
+from adapters.composition.backends import Backend
 from adapters.memory.repositories import in_memory_storage
 from adapters.sql import schema
 from adapters.sql.engine import create_engine
 from adapters.sql.repositories import sql_storage
-from application.ports import Storage
+from application.ports.storage import Storage
 
 POSTGRES_URL = os.environ.get("EMBED_OAUTH_TEST_POSTGRES_URL", "")
 needs_postgres = pytest.mark.skipif(

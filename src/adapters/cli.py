@@ -13,15 +13,18 @@ from collections.abc import AsyncIterator, Sequence
 from granian import Granian
 from granian.constants import Interfaces
 
-from adapters.bootstrap import create_organisation, load_keyring, manage_api_keys, open_backend
+from adapters.composition.backends import open_backend
+from adapters.composition.keys import load_keyring
+from adapters.composition.services import create_organisation, manage_api_keys
 from adapters.crypto.keyring import Keyring, add_development_key, generate_key_spec
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.observability import JsonFormatter, configure_logging
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
+from adapters.version import VERSION
 from application.key_rotation import RotateEncryptionKeys
-from application.ports import Storage
+from application.ports.storage import Storage
 from domain.errors import DomainError
 
 log = logging.getLogger("embed_oauth.cli")
@@ -157,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
             "Configured by EMBED_OAUTH_* environment variables (docs/configuration.md)."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"embed-oauth {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("serve", help="serve the HTTP API (applies SQLite migrations first)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from adapters import cli
-from adapters.bootstrap import open_backend
+from adapters.composition.backends import open_backend
 from adapters.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine

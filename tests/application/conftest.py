@@ -1,20 +1,58 @@
-from dataclasses import dataclass
-from datetime import timedelta
+"""The use cases over in-memory fakes, wired by the service's own wiring (build_services)."""
+
+import asyncio
+from dataclasses import dataclass, field
 
 import pytest
 
+from adapters.cache import CacheGroup
+from adapters.composition.services import build_services, create_organisation
+from adapters.http.services import Services
 from adapters.memory.repositories import in_memory_storage
+from adapters.settings import Settings
 from application.connectors import ManageConnectors, NewConnector
 from application.credentials import ManageCredentials, NewCredential
 from application.hubs import ManageHubs, NewHub
 from application.initialise import InitialiseOAuth2Connection
-from application.organisations import CreateOrganisation
-from application.ports import Storage
+from application.ports.provider import TokenEndpointAnswer, TokenRequest
+from application.ports.storage import Storage
 from application.states import RedeemState
 from domain.model import Connector, Credential, Hub
 from tests.fakes import CountingRandom, DictStateSealer, FixedClock, ReversingCipher
 
-REDIRECT_URI = "https://connect.example.org/oauth2/callback"
+PUBLIC_URL = "https://connect.example.org"
+REDIRECT_URI = f"{PUBLIC_URL}/oauth2/callback"
+
+
+@dataclass
+class ScriptedTokenEndpoint:
+    """Answers from a script (the last answer repeats); records every request."""
+
+    answers: list[TokenEndpointAnswer | Exception] = field(default_factory=list)
+    requests: list[TokenRequest] = field(default_factory=list)
+    delay: float = 0.0
+
+    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def ok(
+    access: str = "at-1", refresh: str | None = "rt-1", expires_in: int = 3600
+) -> TokenEndpointAnswer:
+    body: dict[str, object] = {
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    }
+    if refresh:
+        body["refresh_token"] = refresh
+    return TokenEndpointAnswer(200, body)
 
 
 @dataclass
@@ -31,16 +69,28 @@ class World:
     clock: FixedClock
     random: CountingRandom
     sealer: DictStateSealer
-    credentials: ManageCredentials
-    hubs: ManageHubs
-    connectors: ManageConnectors
-    initialise: InitialiseOAuth2Connection
+    endpoint: ScriptedTokenEndpoint
+    services: Services
     states: RedeemState
 
+    @property
+    def credentials(self) -> ManageCredentials:
+        return self.services.credentials
+
+    @property
+    def hubs(self) -> ManageHubs:
+        return self.services.hubs
+
+    @property
+    def connectors(self) -> ManageConnectors:
+        return self.services.connectors
+
+    @property
+    def initialise(self) -> InitialiseOAuth2Connection:
+        return self.services.initialise
+
     async def tenant(self, name: str, pkce: bool = True) -> Tenant:
-        created = await CreateOrganisation(
-            self.storage.organisations, self.storage.api_keys, self.clock, self.random
-        )(name)
+        created = await create_organisation(self.storage, self.clock, self.random)(name)
         org = created.organisation.id
         credential = await self.credentials.create(
             org, NewCredential(name="c", client_id=f"client-{name}", client_secret="s3cr3t-value")
@@ -56,23 +106,24 @@ class World:
 def world() -> World:
     storage = in_memory_storage()
     clock, random, sealer = FixedClock(), CountingRandom(), DictStateSealer()
+    endpoint = ScriptedTokenEndpoint([ok()])
+    settings = Settings(database_url="memory://", public_url=PUBLIC_URL)
+    services = build_services(
+        settings,
+        storage,
+        caches=CacheGroup(settings.cache_seconds),
+        cipher=ReversingCipher(),
+        sealer=sealer,
+        clock=clock,
+        random=random,
+        token_endpoint=endpoint,
+    )
     return World(
         storage=storage,
         clock=clock,
         random=random,
         sealer=sealer,
-        credentials=ManageCredentials(storage.credentials, ReversingCipher(), clock, random),
-        hubs=ManageHubs(storage.hubs, clock, random),
-        connectors=ManageConnectors(storage.hubs, storage.connectors, clock, random),
-        initialise=InitialiseOAuth2Connection(
-            hubs=storage.hubs,
-            connectors=storage.connectors,
-            credentials=storage.credentials,
-            sealer=sealer,
-            clock=clock,
-            random=random,
-            redirect_uri=REDIRECT_URI,
-            state_lifetime=timedelta(minutes=10),
-        ),
+        endpoint=endpoint,
+        services=services,
         states=RedeemState(sealer, storage.used_states, clock),
     )

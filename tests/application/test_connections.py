@@ -1,14 +1,13 @@
 """CreateConnection, GetAccessToken and HandleCallback over fakes."""
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from adapters.memory.repositories import InMemoryConnectionRepository, InMemoryRefreshLock
-from application.access_tokens import GetAccessToken, RefreshPolicy
+from application.access_tokens import GetAccessToken
 from application.callback import CallbackParams, HandleCallback
 from application.connections import CreateConnection, NewConnection, access_token_context
 from application.errors import (
@@ -20,43 +19,12 @@ from application.errors import (
     ReauthorisationRequired,
 )
 from application.initialise import InitialiseCommand
-from application.ports import TokenEndpointAnswer, TokenRequest
+from application.ports.provider import TokenEndpointAnswer
 from application.states import InvalidState
 from domain.errors import InvalidInput
 from domain.model import ConnectionStatus
-from tests.application.conftest import REDIRECT_URI, Tenant, World
+from tests.application.conftest import REDIRECT_URI, ScriptedTokenEndpoint, Tenant, World, ok
 from tests.fakes import ReversingCipher
-
-
-@dataclass
-class ScriptedTokenEndpoint:
-    """Answers from a script; records every request."""
-
-    answers: list[TokenEndpointAnswer | Exception] = field(default_factory=list)
-    requests: list[TokenRequest] = field(default_factory=list)
-    delay: float = 0.0
-
-    async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
-        self.requests.append(request)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-def ok(
-    access: str = "at-1", refresh: str | None = "rt-1", expires_in: int = 3600
-) -> TokenEndpointAnswer:
-    body: dict[str, object] = {
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-    }
-    if refresh:
-        body["refresh_token"] = refresh
-    return TokenEndpointAnswer(200, body)
 
 
 @dataclass
@@ -70,36 +38,13 @@ class Kit:
 
 @pytest.fixture
 def kit(world: World) -> Kit:
-    endpoint = ScriptedTokenEndpoint([ok()])
-    s = world.storage
-    cipher = ReversingCipher()
+    services = world.services
     return Kit(
         world,
-        endpoint,
-        CreateConnection(
-            hubs=s.hubs,
-            connectors=s.connectors,
-            credentials=s.credentials,
-            connections=s.connections,
-            states=world.states,
-            cipher=cipher,
-            token_endpoint=endpoint,
-            clock=world.clock,
-            random=world.random,
-            redirect_uri=REDIRECT_URI,
-        ),
-        GetAccessToken(
-            connections=s.connections,
-            connectors=s.connectors,
-            credentials=s.credentials,
-            locks=s.refresh_locks,
-            cipher=cipher,
-            token_endpoint=endpoint,
-            clock=world.clock,
-            random=world.random,
-            policy=RefreshPolicy(poll=timedelta(milliseconds=1)),
-        ),
-        HandleCallback(world.states, s.hubs, s.connectors),
+        world.endpoint,
+        services.create_connection,
+        services.access_token,
+        services.callback,
     )
 
 
@@ -145,9 +90,9 @@ async def test_code_exchange_sends_the_grant_and_stores_encrypted_tokens(kit: Ki
     opened = kit.world.sealer.open(state)
     assert opened is not None
     assert form["code_verifier"] == opened.pkce_verifier
-    assert connection.scopes == ("read", "offline_access")
+    assert connection.tokens.scopes == ("read", "offline_access")
     assert connection.name == t.connector.name
-    assert "at-1" not in connection.sealed_access_token
+    assert "at-1" not in connection.tokens.sealed_access_token
     stored = await kit.world.storage.connections.get(t.organisation_id, connection.id)
     assert stored == connection
 
@@ -232,11 +177,11 @@ async def test_expiring_token_is_refreshed_and_rotation_stored(kit: Kit) -> None
     assert stored is not None
     assert (
         ReversingCipher().decrypt(
-            stored.sealed_access_token, context=access_token_context(connection_id)
+            stored.tokens.sealed_access_token, context=access_token_context(connection_id)
         )
         == "at-2"
     )
-    assert "rt-2"[::-1] in (stored.sealed_refresh_token or "")
+    assert "rt-2"[::-1] in (stored.tokens.sealed_refresh_token or "")
 
 
 async def test_refresh_without_a_new_refresh_token_keeps_the_old_one(kit: Kit) -> None:
@@ -247,7 +192,7 @@ async def test_refresh_without_a_new_refresh_token_keeps_the_old_one(kit: Kit) -
     after = await kit.world.storage.connections.get(t.organisation_id, connection_id)
     assert before is not None
     assert after is not None
-    assert after.sealed_refresh_token == before.sealed_refresh_token
+    assert after.tokens.sealed_refresh_token == before.tokens.sealed_refresh_token
 
 
 async def test_concurrent_calls_refresh_once(kit: Kit) -> None:

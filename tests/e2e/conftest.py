@@ -7,7 +7,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation
+from adapters.bootstrap import create_app
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend

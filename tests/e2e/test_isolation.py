@@ -3,7 +3,7 @@ our states; no key or a wrong key gets 401. On SQLite and PostgreSQL."""
 
 from typing import Any
 
-from adapters.bootstrap import create_organisation
+from adapters.composition.services import create_organisation
 from tests.e2e.test_oauth_flow import REDIRECT_URI, Flow, consent, flow, running_provider
 
 __all__ = ["flow", "running_provider"]  # fixtures this module uses

@@ -2,7 +2,9 @@
 
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation, open_backend
+from adapters.bootstrap import create_app
+from adapters.composition.backends import open_backend
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.http.rate_limit import RateLimiter, TooManyRequests
 from adapters.settings import Settings

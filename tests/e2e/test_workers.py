@@ -101,11 +101,11 @@ def check_changes_are_seen_within_the_bound(database_url: str) -> None:
                 assert client.get(f"{base}/hubs", headers=spare_headers).status_code == 200
             run_cli(env, "api-keys", "revoke", "--key", spare_key)
             for base in (first, second):
-                within_bound(
-                    lambda base=base: (
-                        client.get(f"{base}/hubs", headers=spare_headers).status_code == 401
-                    )
-                )
+
+                def refused(base: str = base) -> bool:
+                    return client.get(f"{base}/hubs", headers=spare_headers).status_code == 401
+
+                within_bound(refused)
             assert client.get(f"{second}/hubs").status_code == 200
 
 

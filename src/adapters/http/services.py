@@ -9,11 +9,13 @@ from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
-from application.ports import HealthCheck
+from application.organisations import AuthenticateApiKey
+from application.ports.storage import HealthCheck
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
+    authenticate: AuthenticateApiKey
     credentials: ManageCredentials
     hubs: ManageHubs
     connectors: ManageConnectors

@@ -1,0 +1,120 @@
+"""Wiring the use cases to their ports: which reads go through the caches, which are fresh.
+
+Tests build their use cases here too, with fakes passed in, so that these choices are the
+ones under test.
+"""
+
+from datetime import timedelta
+
+from adapters.cache import CacheGroup, cached_storage
+from adapters.http.services import Services
+from adapters.settings import Settings
+from adapters.system import SecureRandom, SystemClock
+from application.access_tokens import GetAccessToken, RefreshPolicy
+from application.callback import HandleCallback
+from application.connections import CreateConnection, ManageConnections
+from application.connectors import ManageConnectors
+from application.credentials import ManageCredentials
+from application.hubs import ManageHubs
+from application.initialise import InitialiseOAuth2Connection
+from application.organisations import AuthenticateApiKey, CreateOrganisation, ManageApiKeys
+from application.ports.crypto import SecretCipher, StateSealer
+from application.ports.provider import TokenEndpoint
+from application.ports.storage import Storage
+from application.ports.system import Clock, RandomSource
+from application.states import RedeemState
+
+
+def refresh_policy(settings: Settings) -> RefreshPolicy:
+    """The lock's lease outlasts the token client's total timeout three times over, so a
+    lease never runs out under a refresh that is still waiting for the provider."""
+    return RefreshPolicy(
+        margin=settings.refresh_margin,
+        lease=settings.token_timeout * 3,
+        wait=settings.token_timeout * 3 + timedelta(seconds=5),
+    )
+
+
+def build_services(
+    settings: Settings,
+    storage: Storage,
+    *,
+    caches: CacheGroup,
+    cipher: SecretCipher,
+    sealer: StateSealer,
+    clock: Clock,
+    random: RandomSource,
+    token_endpoint: TokenEndpoint,
+) -> Services:
+    """Every use case the HTTP edge calls.
+
+    Cached (for at most ``caches.ttl``; changes through this instance at once): the API key
+    lookup, and the hub, connector and credential reads of initialise, the callback and the
+    connection's own reads. Fresh: the state's single use, the credential read by the code
+    exchange (a deleted credential stops working at once), and everything a refresh reads
+    under its lock.
+    """
+    cached = cached_storage(storage, caches)
+    states = RedeemState(sealer, storage.used_states, clock)
+    return Services(
+        authenticate=AuthenticateApiKey(cached.api_keys),
+        credentials=ManageCredentials(cached.credentials, cipher, clock, random),
+        hubs=ManageHubs(cached.hubs, clock, random),
+        connectors=ManageConnectors(
+            cached.hubs,
+            cached.connectors,
+            clock,
+            random,
+            allow_local_providers=settings.allow_local_providers,
+        ),
+        initialise=InitialiseOAuth2Connection(
+            hubs=cached.hubs,
+            connectors=cached.connectors,
+            credentials=cached.credentials,
+            sealer=sealer,
+            clock=clock,
+            random=random,
+            redirect_uri=settings.redirect_uri,
+            state_lifetime=settings.state_lifetime,
+            allow_local_providers=settings.allow_local_providers,
+        ),
+        create_connection=CreateConnection(
+            hubs=cached.hubs,
+            connectors=cached.connectors,
+            credentials=storage.credentials,
+            connections=cached.connections,
+            states=states,
+            cipher=cipher,
+            token_endpoint=token_endpoint,
+            clock=clock,
+            random=random,
+            redirect_uri=settings.redirect_uri,
+        ),
+        connections=ManageConnections(cached.hubs, cached.connections),
+        access_token=GetAccessToken(
+            connections=cached.connections,
+            fresh_connections=storage.connections,
+            connectors=storage.connectors,
+            credentials=storage.credentials,
+            locks=storage.refresh_locks,
+            cipher=cipher,
+            token_endpoint=token_endpoint,
+            clock=clock,
+            random=random,
+            policy=refresh_policy(settings),
+        ),
+        callback=HandleCallback(states, cached.hubs, cached.connectors),
+        health=storage.health,
+    )
+
+
+def create_organisation(
+    storage: Storage, clock: Clock | None = None, random: RandomSource | None = None
+) -> CreateOrganisation:
+    return CreateOrganisation(
+        storage.unit_of_work, clock or SystemClock(), random or SecureRandom()
+    )
+
+
+def manage_api_keys(storage: Storage) -> ManageApiKeys:
+    return ManageApiKeys(storage.organisations, storage.api_keys, SystemClock(), SecureRandom())
