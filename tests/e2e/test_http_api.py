@@ -1,5 +1,6 @@
 """The HTTP API through the real application, on SQLite."""
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -371,3 +372,76 @@ async def test_openapi_schema_describes_the_api_with_a_viewer(api: Api) -> None:
     viewer = await api.client.get("/schema")
     assert viewer.status_code == 200
     assert "<html" in viewer.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"", "application/json"),
+        (b"{}", "text/plain"),
+        (b'{"a": "' + b"x" * 70_000 + b'"}', "application/json"),
+        (b"null", "application/json"),
+        (b'{"nope": 1}', "application/json"),
+    ],
+)
+async def test_the_lean_initialise_route_fails_exactly_like_the_ordinary_routes(
+    api: Api, content: bytes, content_type: str
+) -> None:
+    """Initialise is an ASGI route handler inside Litestar's error handling: its failures
+    come from the one error mapping, in the same words as every other route's."""
+    ids = await setup(api)
+    headers = {**api.auth(), "Content-Type": content_type}
+    lean = await api.client.post(initialise_path(ids), content=content, headers=headers)
+    ordinary = await api.client.post("/hubs", content=content, headers=headers)
+    assert lean.status_code == ordinary.status_code
+    assert lean.status_code in (400, 413, 415)
+    assert (lean.json()["code"], lean.json()["message"]) == (
+        ordinary.json()["code"],
+        ordinary.json()["message"],
+    )
+    assert lean.headers["content-type"] == ordinary.headers["content-type"]
+
+
+async def test_a_streamed_body_over_the_limit_is_413_without_a_length(api: Api) -> None:
+    ids = await setup(api)
+
+    chunks = [b" " * 8192] * 20  # 160 KiB, over the 64 KiB limit, with no Content-Length
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": chunks.pop(), "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", api.auth()["Authorization"].encode())]
+    headers.append((b"content-type", b"application/json"))
+    headers.append((b"transfer-encoding", b"chunked"))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": initialise_path(ids), "raw_path": initialise_path(ids).encode(),
+        "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    await api.client.app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["code"] == "payload_too_large"
+    assert len(chunks) >= 10  # refused once over the limit, not after reading everything
+
+
+async def test_the_lean_routes_allow_only_post(api: Api) -> None:
+    ids = await setup(api)
+    for path in (initialise_path(ids), "/connections/any/access-token"):
+        response = await api.client.get(path, headers=api.auth())
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == "POST"
+
+
+async def test_initialise_decodes_by_type_so_deep_nesting_is_a_field_error(api: Api) -> None:
+    ids = await setup(api)
+    headers = {**api.auth(), "Content-Type": "application/json"}
+    body = b'{"authorizeUrl": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    response = await api.client.post(initialise_path(ids), content=body, headers=headers)
+    error = assert_error(response, 400, "invalid_input")
+    assert error["fields"] == [{"field": "authorizeUrl", "message": "Expected `str`, got `array`"}]

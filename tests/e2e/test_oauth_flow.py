@@ -15,10 +15,11 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation
+from adapters.bootstrap import create_app
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
-from application.ports import Storage
+from application.ports.storage import Storage
 from tests.conftest import SQL_BACKENDS, migrated_backend
 from tests.support.oauth_provider import PASSWORD, USERNAME, Client, Provider, RunningProvider
 
@@ -197,10 +198,10 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
     for token in issued:
         assert token not in created.text
 
-    token = await flow.client.post(f"/connections/{body['id']}/access-token", headers=flow.auth)
-    assert token.status_code == 200, token.text
-    assert token.json()["accessToken"] in issued
-    assert token.json()["tokenType"] == "Bearer"
+    answer = await flow.client.post(f"/connections/{body['id']}/access-token", headers=flow.auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accessToken"] in issued
+    assert answer.json()["tokenType"] == "Bearer"
     listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
     assert [c["id"] for c in listed.json()["items"]] == [body["id"]]
     assert (await flow.client.get(f"/connections/{body['id']}", headers=flow.auth)).json() == body
@@ -389,3 +390,26 @@ async def test_racing_requests_with_one_state_create_exactly_one_connection(flow
     assert {r.json()["code"] for r in responses if r.status_code == 400} == {"invalid_state"}
     listed = await flow.client.get(f"/hubs/{ids['hub']}/users/u-1/connections", headers=flow.auth)
     assert len(listed.json()["items"]) == 1
+
+
+@pytest.mark.parametrize("deleted", ["hub", "connector"])
+async def test_deleting_a_hub_or_connector_stops_its_tokens_at_once_on_this_instance(
+    flow: Flow, deleted: str
+) -> None:
+    oauth_client = flow.provider.register(REDIRECT_URI)
+    ids = await flow.connector(oauth_client)
+    returned = consent(await flow.initialise(ids, ["contacts.read"]))
+    connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
+    path = f"/connections/{connection['id']}/access-token"
+    for _ in range(2):  # the connection is cached now
+        assert (await flow.client.post(path, headers=flow.auth)).status_code == 200
+    target = f"/hubs/{ids['hub']}" + (
+        f"/connectors/{ids['connector']}" if deleted == "connector" else ""
+    )
+    assert (await flow.client.delete(target, headers=flow.auth)).status_code == 204
+    gone = await flow.client.post(path, headers=flow.auth)
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "connection_not_found"
+    assert (
+        await flow.client.get(f"/connections/{connection['id']}", headers=flow.auth)
+    ).status_code == 404

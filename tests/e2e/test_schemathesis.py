@@ -10,13 +10,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from adapters.bootstrap import Backend, create_app, create_organisation
+from adapters.bootstrap import create_app
+from adapters.composition.backends import Backend
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from adapters.sql import schema as migrations
@@ -61,6 +64,8 @@ def test_every_operation_answers_as_documented(api: tuple[Any, str]) -> None:
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
     tested = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            pytest.fail(f"the schema has an invalid operation: {result.err()}")
         operation = result.ok()
 
         @given(case=operation.as_strategy())

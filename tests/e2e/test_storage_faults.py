@@ -8,7 +8,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
-from adapters.bootstrap import create_app, create_organisation
+from adapters.bootstrap import create_app
+from adapters.composition.backends import Backend
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from adapters.sql import schema
@@ -86,5 +88,71 @@ async def test_postgresql_going_down_and_back_up_needs_no_restart(
             proxy.start()  # the database is back, on the same address
             assert (await client.get("/health/ready")).status_code == 200
             assert (await client.get("/hubs", headers=headers)).status_code == 200
+    finally:
+        proxy.close()
+
+
+def initialise_body(organisation_id: str) -> dict[str, object]:
+    return {
+        "authorizeUrl": "https://provider.example/authorize",
+        "clientId": "cid",
+        "credential": {
+            "id": "01900000-0000-7000-8000-000000000001",
+            "organisationId": organisation_id,
+        },
+    }
+
+
+async def test_initialise_on_cold_caches_with_sqlite_gone_answers_503(tmp_path: Path) -> None:
+    """The API key is cached; the hub, connector and credential are not, and the database
+    file can no longer be opened: the one initialise route answers the documented 503."""
+    folder = tmp_path / "db"
+    engine = create_engine(f"sqlite+aiosqlite:///{folder / 'test.sqlite3'}")
+    await schema.upgrade(engine)
+    created = await create_organisation(sql_storage(engine))("Acme")
+    app = create_app(
+        Settings(database_url="unused://"),
+        backend=Backend(sql_storage(engine), engine.dispose),
+        keyring=Keyring.parse(generate_key_spec()),
+    )
+    headers = {"Authorization": f"Bearer {created.api_key}"}
+    body = initialise_body(created.organisation.id)
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/hubs", headers=headers)).status_code == 200  # key cached
+        await engine.dispose()
+        folder.rename(tmp_path / "moved")
+        answer = await client.post(
+            "/embed/h/connector/c/oauth2/initialise", json=body, headers=headers
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "storage_unavailable"
+        assert answer.headers["retry-after"] == "2"
+
+
+@needs_postgres
+@pytest.mark.postgres
+async def test_initialise_on_cold_caches_with_postgresql_down_answers_503(
+    fresh_postgres_database: str,
+) -> None:
+    real = make_url(fresh_postgres_database)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.start()
+    url = real.set(port=proxy.port).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    await schema.upgrade(engine)
+    created = await create_organisation(sql_storage(engine))("Acme")
+    await engine.dispose()
+    app = create_app(Settings(database_url=url), keyring=Keyring.parse(generate_key_spec()))
+    headers = {"Authorization": f"Bearer {created.api_key}"}
+    body = initialise_body(created.organisation.id)
+    try:
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/hubs", headers=headers)).status_code == 200  # key cached
+            proxy.cut()
+            answer = await client.post(
+                "/embed/h/connector/c/oauth2/initialise", json=body, headers=headers
+            )
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["code"] == "storage_unavailable"
     finally:
         proxy.close()

@@ -1,10 +1,9 @@
 """API-key authentication and the JSON content-type rule, both checked before a body is read."""
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from litestar.connection import ASGIConnection
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
 from adapters.http.errors import UnsupportedMediaType
@@ -13,35 +12,35 @@ from application.errors import Unauthenticated
 from application.organisations import AuthenticateApiKey
 from domain.api_keys import hash_api_key
 
-# Set by the initialise fast path once it has charged the key's allowance.
-RATE_CHECKED = "embed_oauth.rate_checked"
 # Paths reachable without an API key.
-PUBLIC_PATHS = ["^/health/", "^/schema", "^/oauth2/callback$", "^/demo$", "^/metrics$"]
+PUBLIC_PATHS = re.compile(r"/health/|/schema|/oauth2/callback$|/demo$|/metrics$")
 MAX_KEY_LENGTH = 256
 
 
-class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
-    """``Authorization: Bearer <apiKey>``; the request's user becomes the organisation id."""
+class ApiKeyAuthentication:
+    """``Authorization: Bearer <apiKey>`` on every route but the public ones; the request's
+    ``user`` becomes the organisation id, and the key's rate limit is charged."""
 
     def __init__(
         self, app: ASGIApp, authenticate: AuthenticateApiKey, limiter: RateLimiter | None = None
     ) -> None:
-        super().__init__(app, exclude=PUBLIC_PATHS)
+        self._app = app
         self._authenticate = authenticate
         self._limiter = limiter
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        key = bearer_key(connection.scope["headers"])
-        if key is None:
-            raise Unauthenticated("An API key is required: send 'Authorization: Bearer <apiKey>'.")
-        if len(key) > MAX_KEY_LENGTH:
-            raise Unauthenticated("The API key is not valid.")
-        organisation_id = await self._authenticate(key)
-        if self._limiter is not None and not connection.scope.get(RATE_CHECKED):
-            self._limiter.check(hash_api_key(key))
-        return AuthenticationResult(user=organisation_id, auth=None)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not PUBLIC_PATHS.match(scope["path"]):
+            key = bearer_key(scope["headers"])
+            if key is None:
+                raise Unauthenticated(
+                    "An API key is required: send 'Authorization: Bearer <apiKey>'."
+                )
+            if len(key) > MAX_KEY_LENGTH:
+                raise Unauthenticated("The API key is not valid.")
+            scope["user"] = await self._authenticate(key)
+            if self._limiter is not None:
+                self._limiter.check(hash_api_key(key))
+        await self._app(scope, receive, send)
 
 
 class RequireJsonBody:

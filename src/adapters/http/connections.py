@@ -1,11 +1,16 @@
 """Connections of end users, and fresh access tokens."""
 
+import msgspec
 from litestar import Controller, delete, get, post
+from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.params import FromPath, JSONBody
+from litestar.types import Receive, Scope, Send
 
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import AccessTokenRead, ConnectionCreate, ConnectionList, ConnectionRead
+from adapters.http.lean import require_method, send_json
 from adapters.http.openapi import errors
+from adapters.http.services import Services
 from application.connections import NewConnection
 from domain.model import Connection
 
@@ -18,8 +23,8 @@ def _connection(c: Connection) -> ConnectionRead:
         connector_id=c.connector_id,
         credential_id=c.credential_id,
         name=c.name,
-        scopes=list(c.scopes),
-        expires_at=c.expires_at,
+        scopes=list(c.tokens.scopes),
+        expires_at=c.tokens.expires_at,
         status=c.status.value,
         created_at=c.created_at,
     )
@@ -88,19 +93,27 @@ class ConnectionController(Controller):
     ) -> None:
         await services.connections.delete(organisation_id, connection_id)
 
-    @post(
-        "/{connection_id:str}/access-token",
-        status_code=200,
-        responses=errors(404, 409, 502, 503, 504),
-        summary="A fresh access token, refreshed first when it is about to expire",
-    )
-    async def access_token(
-        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
-    ) -> AccessTokenRead:
-        token = await services.access_token(organisation_id, connection_id)
-        return AccessTokenRead(
+
+ACCESS_TOKEN_PATH = "/connections/{connection_id:str}/access-token"
+_ENCODER = msgspec.json.Encoder()
+
+
+def access_token_route(services: Services) -> ASGIRouteHandler:
+    """``POST /connections/{id}/access-token``: a fresh access token, refreshed first when
+    it is about to expire. Documented by ``adapters.http.openapi``."""
+
+    async def access_token(scope: Scope, receive: Receive, send: Send) -> None:
+        require_method(scope, "POST")
+        token = await services.access_token(scope["user"], scope["path_params"]["connection_id"])
+        body = AccessTokenRead(
             access_token=token.access_token,
             token_type=token.token_type,
             expires_at=token.expires_at,
             scopes=list(token.scopes),
         )
+        await send_json(send, _ENCODER.encode(body), headers=_NO_STORE)
+
+    return asgi(ACCESS_TOKEN_PATH, copy_scope=False, name="access-token")(access_token)
+
+
+_NO_STORE = ((b"cache-control", b"no-store"),)

@@ -7,12 +7,11 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from adapters.http.dto import ErrorBody, ErrorField, ProviderErrorBody
 from application.errors import (
     CredentialInUse,
+    DuplicateKey,
     Forbidden,
     NotFound,
     ProviderRejected,
@@ -20,6 +19,7 @@ from application.errors import (
     ProviderUnavailable,
     ReauthorisationRequired,
     RefreshInProgress,
+    StorageUnavailable,
     Unauthenticated,
 )
 from application.states import InvalidState
@@ -41,6 +41,7 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     RefreshInProgress: 503,
     ProviderTimeout: 504,
 }
+MISSING_BODY = "is required"
 _HTTP_CODES = {
     400: "invalid_input",
     401: "unauthenticated",
@@ -103,6 +104,8 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
         for item in exc.extra:
             if isinstance(item, dict) and "message" in item:
                 message = str(item["message"])
+                if message == repr("data"):  # Litestar's words for a missing body
+                    message = MISSING_BODY
                 pairs.append((_body_field(str(item.get("key") or "data"), message), message))
     message = "The request body is not valid." if pairs else str(exc.detail)
     return _response(400, ErrorBody(code="invalid_input", message=message, fields=_fields(pairs)))
@@ -129,17 +132,18 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 def storage_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The database is locked, down or unreachable: a retryable 503, never a 500. Nothing was
     half-written: every write is one transaction, rolled back on the failure."""
-    log.warning(
-        "storage unavailable on %s %s: %s",
-        request.method,
-        request.url.path,
-        type(exc).__name__,
-    )
+    log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
     body = ErrorBody(
         code="storage_unavailable",
         message="The service's database is unavailable right now; retry shortly.",
     )
     return _response(503, body, {"Retry-After": "2"})
+
+
+def duplicate_key(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("duplicate key on %s %s", request.method, request.url.path)
+    body = ErrorBody(code="conflict", message="An object with the same key exists already.")
+    return _response(409, body)
 
 
 def too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -170,12 +174,8 @@ exception_handlers: ExceptionHandlersMap = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
-    # Connection failures, lock timeouts, a pool exhausted: the database, not the request.
-    OperationalError: storage_unavailable,
-    InterfaceError: storage_unavailable,
-    SqlAlchemyTimeout: storage_unavailable,
-    ConnectionError: storage_unavailable,
-    OSError: storage_unavailable,
+    StorageUnavailable: storage_unavailable,
+    DuplicateKey: duplicate_key,
     RecursionError: too_deep,
     Exception: unexpected_error,
 }

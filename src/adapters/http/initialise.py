@@ -1,33 +1,33 @@
-"""``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``."""
+"""``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``: its one implementation."""
 
-from litestar import post
-from litestar.params import FromPath, JSONBody
+import msgspec
+from litestar.handlers import ASGIRouteHandler, asgi
+from litestar.types import Receive, Scope, Send
 
-from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
-from adapters.http.openapi import errors
+from adapters.http.lean import decode_body, read_body, require_method, send_json
+from adapters.http.services import Services
 from application.initialise import InitialiseCommand
 
+INITIALISE_PATH = "/embed/{hub_id:str}/connector/{connector_id:str}/oauth2/initialise"
+_DECODER = msgspec.json.Decoder(InitialiseOAuth2ConnectionRequest)
+_ENCODER = msgspec.json.Encoder()
 
-@post(
-    "/embed/{hub_id:str}/connector/{connector_id:str}/oauth2/initialise",
-    status_code=200,
-    responses=errors(403, 404, 409, 413, 415),
-    tags=["connect"],
-    summary="Initialise an OAuth 2.0 connection",
-)
-async def initialise_oauth2_connection(
-    hub_id: FromPath[str],
-    connector_id: FromPath[str],
-    data: JSONBody[InitialiseOAuth2ConnectionRequest],
-    services: UseCases,
-    organisation_id: CallerOrganisation,
-) -> InitialiseOAuth2ConnectionResponse:
-    """Returns the provider's authorize URL to send the end user to. The service adds
-    `response_type`, `client_id`, `redirect_uri`, `state`, `scope`, `prompt` and, with PKCE,
-    `code_challenge` and `code_challenge_method`; empty strings count as absent."""
-    url = await services.initialise(command_from(data, organisation_id, hub_id, connector_id))
-    return InitialiseOAuth2ConnectionResponse(url=url)
+
+def initialise_route(services: Services, max_body_bytes: int) -> ASGIRouteHandler:
+    """The route, bound to the service's use cases. Documented in the OpenAPI schema by
+    ``adapters.http.openapi`` (Litestar documents only its ordinary route handlers)."""
+
+    async def initialise_oauth2_connection(scope: Scope, receive: Receive, send: Send) -> None:
+        require_method(scope, "POST")
+        data = decode_body(await read_body(scope, receive, max_body_bytes), _DECODER)
+        params = scope["path_params"]
+        url = await services.initialise(
+            command_from(data, scope["user"], params["hub_id"], params["connector_id"])
+        )
+        await send_json(send, _ENCODER.encode(InitialiseOAuth2ConnectionResponse(url=url)))
+
+    return asgi(INITIALISE_PATH, copy_scope=False, name="initialise")(initialise_oauth2_connection)
 
 
 def command_from(

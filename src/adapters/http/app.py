@@ -1,0 +1,135 @@
+"""The Litestar application: routes, middleware, the error mapping and the API schema."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapters.http import health
+from adapters.http.auth import ApiKeyAuthentication, RequireJsonBody
+from adapters.http.callback import oauth2_callback
+from adapters.http.connections import (
+    ACCESS_TOKEN_PATH,
+    ConnectionController,
+    UserConnectionController,
+    access_token_route,
+)
+from adapters.http.demo import demo_page
+from adapters.http.dependencies import caller_organisation
+from adapters.http.dto import (
+    AccessTokenRead,
+    InitialiseOAuth2ConnectionRequest,
+    InitialiseOAuth2ConnectionResponse,
+)
+from adapters.http.errors import exception_handlers
+from adapters.http.initialise import INITIALISE_PATH, initialise_route
+from adapters.http.lean import route_path_parameters_to_asgi_handlers
+from adapters.http.management import ConnectorController, CredentialController, HubController
+from adapters.http.openapi import LeanOperation, document
+from adapters.http.rate_limit import RateLimiter
+from adapters.http.services import Services
+from adapters.observability import RequestObserver
+from adapters.settings import Settings
+from adapters.version import VERSION
+
+_LEAN_OPERATIONS = [
+    LeanOperation(
+        path=INITIALISE_PATH.replace(":str", ""),
+        operation_id="InitialiseOauth2Connection",
+        summary="Initialise an OAuth 2.0 connection",
+        description=(
+            "Returns the provider's authorize URL to send the end user to. The service adds "
+            "`response_type`, `client_id`, `redirect_uri`, `state`, `scope`, `prompt` and, "
+            "with PKCE, `code_challenge` and `code_challenge_method`; empty strings count as "
+            "absent."
+        ),
+        tag="connect",
+        path_parameters=("hub_id", "connector_id"),
+        request=InitialiseOAuth2ConnectionRequest,
+        response=InitialiseOAuth2ConnectionResponse,
+        errors=(403, 404, 409, 413, 415, 429, 503),
+    ),
+    LeanOperation(
+        path=ACCESS_TOKEN_PATH.replace(":str", ""),
+        operation_id="ConnectionsConnectionIdAccessToken",
+        summary="A fresh access token, refreshed first when it is about to expire",
+        description="The connection's access token; never cached by clients (no-store).",
+        tag="connections",
+        path_parameters=("connection_id",),
+        response=AccessTokenRead,
+        errors=(404, 409, 429, 502, 503, 504),
+    ),
+]
+
+
+def http_app(
+    settings: Settings,
+    services: Services,
+    *,
+    lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Litestar:
+    limiter = (
+        RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    )
+    handlers: list[Any] = [
+        CredentialController,
+        HubController,
+        ConnectorController,
+        UserConnectionController,
+        ConnectionController,
+        initialise_route(services, settings.max_body_bytes),
+        access_token_route(services),
+        oauth2_callback,
+        health.live,
+        health.ready,
+        health.metrics_route(settings.metrics_token),
+    ]
+    if settings.demo:
+        handlers.append(demo_page)
+    app = Litestar(
+        route_handlers=handlers,
+        lifespan=list(lifespan),
+        dependencies={
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+            "organisation_id": Provide(caller_organisation, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(
+                ApiKeyAuthentication, authenticate=services.authenticate, limiter=limiter
+            ),
+            RequireJsonBody,
+        ],
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_body_bytes,
+        on_shutdown=list(on_shutdown),
+        openapi_config=OpenAPIConfig(
+            title="embed-oauth",
+            version=VERSION,
+            description=(
+                "Connect your product's end users to their third-party accounts over OAuth 2.0."
+            ),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            security=[{"apiKey": []}],
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http", scheme="bearer", description="An organisation's API key"
+                    )
+                }
+            ),
+        ),
+        debug=False,
+        logging_config=None,  # logging is ours: JSON lines (adapters.observability)
+    )
+    route_path_parameters_to_asgi_handlers(app)
+    document(app, _LEAN_OPERATIONS)
+    app.asgi_handler = RequestObserver(app.asgi_handler)
+    return app
