@@ -34,6 +34,7 @@ class Settings:
     allow_local_providers: bool = True
     rate_limit_per_minute: int = 0
     log_level: str = "INFO"
+    metrics_token: str | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -85,6 +86,7 @@ class Settings:
                 seconds=_bounded_int(env, "EMBED_OAUTH_CLEANUP_INTERVAL_SECONDS", 300, 1, 86_400)
             ),
             log_level=log_level,
+            metrics_token=_metrics_token(get("EMBED_OAUTH_METRICS_TOKEN")),
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
             rate_limit_per_minute=_bounded_int(
                 env, "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE", 0, 0, 10_000_000
@@ -93,6 +95,18 @@ class Settings:
                 env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
             ),
         )
+
+
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and (len(raw) < MIN_METRICS_TOKEN_LENGTH or not raw.isascii()):
+        raise SettingsError(
+            f"EMBED_OAUTH_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} ASCII "
+            "characters (for example the output of `openssl rand -hex 32`)"
+        )
+    return raw
 
 
 def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:

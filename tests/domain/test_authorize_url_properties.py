@@ -16,7 +16,7 @@ from domain.scopes import ScopeSeparator
 
 SCOPE_ALPHABET = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\')
 scope_tokens = st.text(SCOPE_ALPHABET, min_size=1, max_size=20)
-free_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+free_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 param_names = free_text.filter(
     lambda n: n and n not in SERVICE_PARAMETERS and n != "approval_prompt"
 )

@@ -4,12 +4,14 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
-from adapters.bootstrap import create_app, open_backend
+from adapters.bootstrap import create_app
+from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.observability import JsonFormatter, request_id_var
 from adapters.settings import Settings
@@ -29,25 +31,55 @@ async def test_every_response_carries_a_request_id_and_a_valid_one_is_kept(api: 
     assert replaced.headers["x-request-id"] != "bad id\n!"
 
 
-async def test_access_log_is_structured_and_never_contains_the_query(
-    api: Api, caplog: pytest.LogCaptureFixture
+def access_lines(captured: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in captured.splitlines() if '"embed_oauth.access"' in line]
+
+
+async def test_access_log_is_one_json_line_per_request_and_never_contains_the_query(
+    api: Api, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO, logger="embed_oauth.access")
+    capsys.readouterr()
     await api.client.get(
         "/oauth2/callback",
         params={"code": "secret-code-123", "state": "secret-state"},
         headers={"X-Request-ID": "req-1"},
     )
-    records = [r for r in caplog.records if r.name == "embed_oauth.access"]
-    assert records
-    line = json.loads(JsonFormatter().format(records[-1]))
+    captured = capsys.readouterr().err
+    (line,) = access_lines(captured)
+    assert line["request_id"] == "req-1"
+    assert line["level"] == "info"
     assert line["method"] == "GET"
     assert line["path"] == "/oauth2/callback"
     assert line["route"] == "/oauth2/callback"
     assert line["status"] == 400
     assert line["duration_ms"] >= 0
-    assert "secret-code-123" not in caplog.text
-    assert "secret-state" not in caplog.text
+    assert datetime.fromisoformat(line["time"]).tzinfo is not None
+    assert "secret-code-123" not in captured
+    assert "secret-state" not in captured
+
+
+async def test_access_log_follows_the_log_level(
+    api: Api, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.WARNING, logger="embed_oauth.access")
+    capsys.readouterr()
+    await api.client.get("/health/live")
+    assert access_lines(capsys.readouterr().err) == []
+
+
+async def test_invented_methods_do_not_grow_the_metrics(api: Api) -> None:
+    await api.client.request("BREW", "/health/live")  # the label "other" exists from now on
+    before = (await api.client.get("/metrics")).text
+    for n in range(50):
+        answer = await api.client.request(f"INVENTED{n}", f"/hubs/{n}")
+        assert answer.status_code in (401, 404, 405)
+    after = (await api.client.get("/metrics")).text
+    series = {line.split(" ")[0] for line in after.splitlines() if line.startswith("embed_oauth_")}
+    assert not any("INVENTED" in name for name in series)
+    assert not any(f"/hubs/{n}" in after for n in range(50))
+    assert len(after.splitlines()) <= len(before.splitlines()) + 40  # only new counts/buckets
+    assert 'method="other"' in after
 
 
 def test_json_formatter_carries_the_request_id_and_extra_fields() -> None:
@@ -113,3 +145,17 @@ async def test_cleanup_job_purges_expired_rows_while_the_app_runs() -> None:
     assert not await storage.used_states.is_used(b"\x01" * 16)
     assert await storage.used_states.is_used(b"\x02" * 16)
     assert await storage.refresh_locks.acquire("c1", "other", past, future)
+
+
+async def test_metrics_can_require_a_bearer_token() -> None:
+    token = "m" * 32
+    settings = Settings(database_url="memory://", metrics_token=token)
+    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer " + "x" * 32})
+        assert wrong.status_code == 401
+        assert wrong.json()["code"] == "unauthenticated"
+        allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200
+        assert "embed_oauth_http_requests_total" in allowed.text

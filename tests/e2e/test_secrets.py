@@ -1,6 +1,7 @@
 """No secret in plain text: not in the database file, not in any log line at any level, not
 in any HTTP response (the access-token response, which exists to return one, excepted)."""
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_app, create_organisation
+from adapters.bootstrap import create_app
+from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.observability import configure_logging
 from adapters.settings import Settings
@@ -38,6 +40,11 @@ def service_logging() -> Iterator[None]:
             logging.getLogger(name).setLevel(library_level)
 
 
+def third_party(logger: str) -> bool:
+    """The test provider's own loggers: Authlib logs its clients' secrets."""
+    return logger.startswith(("werkzeug", "authlib"))
+
+
 @pytest.fixture
 def provider() -> Iterator[RunningProvider]:
     running = RunningProvider()
@@ -50,6 +57,7 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     provider: RunningProvider,
     service_logging: None,  # before caplog: torn down after it, so the levels end restored
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert logging.getLogger("httpx").level == logging.WARNING  # never logs request lines
     assert logging.getLogger("httpcore").level == logging.WARNING
@@ -149,9 +157,13 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     with sqlite3.connect(database) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = database.read_bytes()
-    # Everything but the test provider's own loggers (Authlib logs its clients' secrets).
-    ours = [r for r in caplog.records if not r.name.startswith(("werkzeug", "authlib"))]
+    ours = [r for r in caplog.records if not third_party(r.name)]
     answered = "\n".join(f"{r.headers} {r.text}" for r in responses)
+    written = "\n".join(  # the access log and every other line on standard error but theirs
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if not line.startswith('{"time"') or not third_party(json.loads(line)["logger"])
+    )
     for name, secret in secrets.items():
         assert secret.encode() not in stored, f"{name} is in the database file"
         leaking = [
@@ -160,6 +172,7 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
             if secret in f"{r.getMessage()} {r.__dict__}"
         ]
         assert not leaking, f"{name} is in the logs: {leaking[:3]}"
+        assert secret not in written, f"{name} is written to standard error"
         assert secret not in answered, f"{name} is in an HTTP response"
-    assert any(r.name.startswith("embed_oauth") for r in ours)  # the logs were captured
+    assert written.count('"logger":"embed_oauth.access"') >= len(responses)  # logs were captured
     assert token_responses[-1].json()["accessToken"] in {t.access_token for t in issued}
