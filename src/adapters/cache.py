@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 from application.ports.storage import (
@@ -72,19 +73,28 @@ class CachedLookup(Generic[K, V]):
         self._tag_invalidations = 0  # loads that overlap a tag invalidation are not stored
 
     async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        """The cached value, or the result of one load shared by concurrent misses.
+        """The cached value, or the result of one load shared by concurrent misses."""
+        return self.hit(key, load) or await self.load(key, load)
+
+    def hit(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value while it lives, else ``None``; no await on the hot path.
 
         Past half its lifetime an entry is reloaded in the background while it is still
         served, so under steady load no request waits for the storage; an entry is never
         served past its lifetime.
         """
         entry = self._entries.get(key)
-        if entry is not None:
-            remaining = entry[0] - self._clock()
-            if remaining > 0:
-                if remaining < self._ttl / 2 and key not in self._loading:
-                    self._start_load(key, load)
-                return entry[1]
+        if entry is None:
+            return None
+        remaining = entry[0] - self._clock()
+        if remaining <= 0:
+            return None
+        if remaining < self._ttl / 2 and key not in self._loading:
+            self._start_load(key, load)
+        return entry[1]
+
+    async def load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """Load the value, joining a load of the same key already under way."""
         pending = self._loading.get(key) or self._start_load(key, load)
         return await asyncio.shield(pending)
 
@@ -205,7 +215,8 @@ class CachedApiKeys:
         await self._inner.add(api_key)
 
     async def organisation_for(self, key_hash: bytes) -> str | None:
-        return await self._lookup.get(key_hash, lambda: self._inner.organisation_for(key_hash))
+        load = partial(self._inner.organisation_for, key_hash)
+        return self._lookup.hit(key_hash, load) or await self._lookup.load(key_hash, load)
 
     async def delete(self, key_hash: bytes) -> bool:
         deleted = await self._inner.delete(key_hash)
@@ -223,9 +234,8 @@ class CachedHubs:
         await self._inner.add(hub)
 
     async def get(self, organisation_id: str, hub_id: str) -> Hub | None:
-        return await self._lookup.get(
-            (organisation_id, hub_id), lambda: self._inner.get(organisation_id, hub_id)
-        )
+        key, load = (organisation_id, hub_id), partial(self._inner.get, organisation_id, hub_id)
+        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
 
     async def list(self, organisation_id: str) -> list[Hub]:
         return await self._inner.list(organisation_id)
@@ -246,9 +256,8 @@ class CachedConnectors:
         await self._inner.add(connector)
 
     async def get(self, hub_id: str, connector_id: str) -> Connector | None:
-        return await self._lookup.get(
-            (hub_id, connector_id), lambda: self._inner.get(hub_id, connector_id)
-        )
+        key, load = (hub_id, connector_id), partial(self._inner.get, hub_id, connector_id)
+        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
 
     async def list(self, hub_id: str) -> list[Connector]:
         return await self._inner.list(hub_id)
@@ -269,10 +278,9 @@ class CachedCredentials:
         await self._inner.add(credential)
 
     async def get(self, organisation_id: str, credential_id: str) -> Credential | None:
-        return await self._lookup.get(
-            (organisation_id, credential_id),
-            lambda: self._inner.get(organisation_id, credential_id),
-        )
+        key = (organisation_id, credential_id)
+        load = partial(self._inner.get, organisation_id, credential_id)
+        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
 
     async def list(self, organisation_id: str) -> list[Credential]:
         return await self._inner.list(organisation_id)
@@ -293,10 +301,9 @@ class CachedConnections:
         await self._inner.add(connection)
 
     async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
-        return await self._lookup.get(
-            (organisation_id, connection_id),
-            lambda: self._inner.get(organisation_id, connection_id),
-        )
+        key = (organisation_id, connection_id)
+        load = partial(self._inner.get, organisation_id, connection_id)
+        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
 
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str

@@ -69,7 +69,10 @@ class RequireJsonBody:
 
 def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes:
     """A raw ASGI header's value (``name`` in lower case), or empty."""
-    return next((value for key, value in headers if key == name), b"")
+    for key, value in headers:
+        if key == name:
+            return value
+    return b""
 
 
 def bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
