@@ -1,9 +1,15 @@
-"""The ceiling: a bare Litestar route that takes the initialise body and answers a URL.
+"""The ceilings: bare Litestar routes of the same shape as the service's hot routes.
 
-No authentication, no storage: what the framework and the server cost on their own. The
-service is measured against this, served by the same server with the same workers.
+- initialise: the same path, decodes the same body into a Struct, answers a URL of about
+  the length the service answers;
+- access-token: the same path, no body, answers the same JSON shape.
+
+No authentication, no storage, no logging: what the framework and the server cost on their
+own. The service is measured against these, served by the same server with the same
+workers.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -40,4 +46,24 @@ async def initialise(
     return Answer(url=_URL)
 
 
-app = Litestar(route_handlers=[initialise], logging_config=None)
+class Token(msgspec.Struct, rename="camel"):
+    access_token: str
+    token_type: str
+    expires_at: datetime | None
+    scopes: list[str]
+
+
+_TOKEN = Token(
+    access_token="a" * 64,
+    token_type="Bearer",
+    expires_at=datetime.now(UTC) + timedelta(days=2),
+    scopes=["read", "offline_access"],
+)
+
+
+@post("/connections/{connection_id:str}/access-token", status_code=200)
+async def access_token(connection_id: FromPath[str]) -> Annotated[Token, "the token"]:
+    return _TOKEN
+
+
+app = Litestar(route_handlers=[initialise, access_token], logging_config=None)
