@@ -10,7 +10,7 @@ import pytest
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from domain.pkce import s256_challenge
 from domain.state import state_binding
-from tests.e2e.conftest import Api
+from tests.adapters.http.conftest import Api
 
 SECRET = "very-secret-client-secret"
 

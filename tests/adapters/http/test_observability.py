@@ -15,7 +15,7 @@ from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.observability import JsonFormatter, request_id_var
 from adapters.settings import Settings
-from tests.e2e.conftest import Api
+from tests.adapters.http.conftest import Api
 
 
 def sample(name: str, **labels: str) -> float:

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
-from tests.e2e.conftest import Api
+from tests.adapters.http.conftest import Api
 
 
 async def test_callback_page_cannot_be_cached_framed_or_leak_the_code(api: Api) -> None:

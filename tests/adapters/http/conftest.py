@@ -1,3 +1,5 @@
+"""The real application in process, over SQLite and PostgreSQL, driven through its HTTP API."""
+
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
