@@ -9,9 +9,9 @@ from litestar import Litestar
 
 from adapters.cache import CacheGroup
 from adapters.composition.backends import Backend, open_backend
-from adapters.composition.jobs import cleanup_job
+from adapters.composition.jobs import every
 from adapters.composition.keys import keyring_reloader, load_keyring
-from adapters.composition.services import build_services
+from adapters.composition.services import build_services, refresh_policy
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
@@ -20,6 +20,7 @@ from adapters.observability import InstrumentedTokenEndpoint
 from adapters.settings import Settings
 from adapters.system import SecureRandom, SystemClock
 from adapters.token_client import HttpxTokenEndpoint
+from application.keep_alive import RefreshIdleConnections
 from application.maintenance import PurgeExpired
 from application.ports.provider import TokenEndpoint
 from application.ports.system import Clock, RandomSource
@@ -55,10 +56,16 @@ def create_app(
         token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
     )
     purge = PurgeExpired(backend.storage.used_states, backend.storage.refresh_locks, clock)
+    jobs = [every(settings.cleanup_interval, "purged expired rows", purge)]
+    if settings.refresh_job:
+        keep_alive = RefreshIdleConnections(
+            backend.storage.connections, services.access_token, clock, refresh_policy(settings)
+        )
+        jobs.append(every(settings.refresh_job_interval, "refreshed idle connections", keep_alive))
     return http_app(
         settings,
         services,
-        lifespan=[cleanup_job(purge, settings.cleanup_interval)],
+        lifespan=jobs,
         # Background cache loads finish before the engine is disposed of.
         on_shutdown=[caches.drain, backend.close, token_client.close],
     )

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import Generic, Protocol, TypeVar
 
@@ -315,13 +316,46 @@ class CachedConnections:
         self._group.invalidate_tag(("connection", connection_id))
         return deleted
 
-    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
-        await self._inner.update_tokens(connection_id, tokens)
+    async def update_tokens(
+        self,
+        connection_id: str,
+        tokens: ConnectionTokens,
+        *,
+        expected_version: int,
+        refreshed_at: datetime,
+    ) -> bool:
+        written = await self._inner.update_tokens(
+            connection_id, tokens, expected_version=expected_version, refreshed_at=refreshed_at
+        )
+        self._group.invalidate_tag(("connection", connection_id))
+        return written
+
+    async def record_refresh_failure(
+        self, connection_id: str, *, failures: int, not_before: datetime
+    ) -> None:
+        await self._inner.record_refresh_failure(
+            connection_id, failures=failures, not_before=not_before
+        )
         self._group.invalidate_tag(("connection", connection_id))
 
-    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
-        await self._inner.set_status(connection_id, status)
+    async def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        written = await self._inner.set_status(
+            connection_id, status, reason, expected_version=expected_version
+        )
         self._group.invalidate_tag(("connection", connection_id))
+        return written
+
+    async def due_for_refresh(
+        self, expiring_before: datetime, now: datetime, limit: int
+    ) -> list[Connection]:
+        return await self._inner.due_for_refresh(expiring_before, now, limit)
 
 
 def cached_storage(storage: Storage, group: CacheGroup) -> Storage:

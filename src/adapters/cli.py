@@ -182,7 +182,9 @@ def _parser() -> argparse.ArgumentParser:
         "create", help='issue another key; prints {"organisationId": ..., "apiKey": ...}'
     )
     issue.add_argument("--organisation-id", required=True, help="the organisation's id")
-    revoke = key_commands.add_parser("revoke", help="revoke a key; every instance refuses it within EMBED_OAUTH_CACHE_SECONDS")
+    revoke = key_commands.add_parser(
+        "revoke", help="revoke a key; every instance refuses it within EMBED_OAUTH_CACHE_SECONDS"
+    )
     revoke.add_argument("--key", required=True, help="the API key to revoke")
 
     key_parser = commands.add_parser("keys", help="encryption keys")

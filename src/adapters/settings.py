@@ -35,6 +35,8 @@ class Settings:
     rate_limit_per_minute: int = 0
     log_level: str = "INFO"
     metrics_token: str | None = None
+    refresh_job: bool = True
+    refresh_job_interval: timedelta = timedelta(seconds=60)
 
     @property
     def redirect_uri(self) -> str:
@@ -87,6 +89,10 @@ class Settings:
             ),
             log_level=log_level,
             metrics_token=_metrics_token(get("EMBED_OAUTH_METRICS_TOKEN")),
+            refresh_job=_switch(env, "EMBED_OAUTH_REFRESH_JOB", default=True),
+            refresh_job_interval=timedelta(
+                seconds=_bounded_int(env, "EMBED_OAUTH_REFRESH_JOB_INTERVAL_SECONDS", 60, 1, 86_400)
+            ),
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
             rate_limit_per_minute=_bounded_int(
                 env, "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE", 0, 0, 10_000_000

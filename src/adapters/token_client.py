@@ -4,7 +4,10 @@ import asyncio
 import base64
 import ipaddress
 import json
+import math
 import socket
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
@@ -108,4 +111,29 @@ class HttpxTokenEndpoint:
             parsed: object = json.loads(body)
         except ValueError:
             parsed = None
-        return TokenEndpointAnswer(status=response.status_code, body=parsed)
+        return TokenEndpointAnswer(
+            status=response.status_code,
+            body=parsed,
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+        )
+
+
+MAX_RETRY_AFTER = 3600
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; anything else is ignored. At most an
+    hour: a provider cannot park a connection for longer."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(int(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0, min(math.ceil(seconds), MAX_RETRY_AFTER))

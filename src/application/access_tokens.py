@@ -1,6 +1,7 @@
-"""Handing out fresh access tokens, refreshing each connection at most once at a time."""
+"""Handing out fresh access tokens, refreshing each connection at most once per lifetime."""
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,10 @@ from application.connections import access_token_context, refresh_token_context,
 from application.errors import (
     NotFound,
     ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
     ReauthorisationRequired,
+    RefreshBackingOff,
     RefreshInProgress,
 )
 from application.ports.crypto import SecretCipher
@@ -23,7 +27,10 @@ from application.ports.storage import (
 from application.ports.system import Clock, RandomSource
 from application.token_grants import obtain_tokens, token_request
 from domain.model import Connection, ConnectionStatus
-from domain.tokens import needs_refresh
+from domain.tokens import needs_refresh, refresh_backoff, refresh_margin
+
+INVALID_GRANT = "invalid_grant"
+NO_REFRESH_TOKEN = "no_refresh_token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,28 +43,42 @@ class AccessToken:
 
 @dataclass(frozen=True, slots=True)
 class RefreshPolicy:
-    """``margin``: refresh tokens expiring within it. ``lease``: how long a refresh may hold
-    the lock (longer than the token client's total timeout, so a lease never runs out under
-    a live refresh). ``wait``: how long other requests wait for it."""
+    """``margin``: refresh tokens expiring within it (never more than half their lifetime).
+    ``lease``: how long a refresh may hold the lock; it must outlive the token client's
+    total timeout, so a lease never runs out under a refresh still waiting for the
+    provider. ``wait``: how long other requests wait for it. ``backoff``: the hold-back
+    after the first failed refresh, doubled per consecutive failure up to ``max_backoff``."""
 
     margin: timedelta = timedelta(seconds=60)
     lease: timedelta = timedelta(seconds=30)
     wait: timedelta = timedelta(seconds=35)
     poll: timedelta = timedelta(milliseconds=50)
+    backoff: timedelta = timedelta(seconds=1)
+    max_backoff: timedelta = timedelta(minutes=5)
 
 
 class GetAccessToken:
     """A fresh access token for a connection.
 
     Rules:
-    - a token expiring within the margin is refreshed first, with the refresh-token grant;
-    - however many requests and processes ask at once, one refresh reaches the provider: the
-      one holding the connection's lock in the database, which re-reads the connection after
-      acquiring it; the others wait and read what it stored;
-    - a rotated refresh token is stored in the same write as the new access token; without a
-      new one, the old refresh token is kept;
-    - ``invalid_grant`` marks the connection ``reauthorisation_required``; any other failure
-      leaves the stored tokens as they were.
+    - a token is refreshed when it expires within the effective margin: the configured
+      margin, or half the lifetime the provider granted if that is shorter, so each token
+      is refreshed once per lifetime however many ask;
+    - one refresh reaches the provider at a time, across requests, processes and instances:
+      the one holding the connection's lock in the database, which re-reads the connection
+      after acquiring it; the others wait and return what it stored;
+    - the new tokens are written in one write, and only if the connection's token version
+      is still the one read under the lock (the fencing token): a holder whose lease ran
+      out cannot overwrite a later refresh. Without a new refresh token, the old one stays;
+    - ``invalid_grant`` marks the connection ``reauthorisation_required`` only if its
+      tokens did not change meanwhile: a refusal of a token another holder already rotated
+      says nothing about the current one;
+    - any other failure (429, 5xx, a timeout, an unreadable answer, another refusal) leaves
+      the tokens untouched, counts a consecutive failure and holds refreshing back for a
+      doubling delay (or the provider's Retry-After, if longer); meanwhile a still-valid
+      token keeps being handed out, and an expired one is a 503 with Retry-After;
+    - an expired token without a refresh token marks the connection
+      ``reauthorisation_required`` (reason ``no_refresh_token``).
     """
 
     def __init__(
@@ -75,7 +96,8 @@ class GetAccessToken:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         fresh_connections: ConnectionRepository | None = None,
     ) -> None:
-        """``fresh_connections`` reads past any cache: for the re-read under the lock and
+        """``connections`` serves the first read of each request (it may be cached);
+        ``fresh_connections`` reads past any cache, for everything done under the lock and
         while waiting for another refresh. Without it, ``connections`` serves both."""
         self._connections = connections
         self._fresh = fresh_connections or connections
@@ -91,7 +113,7 @@ class GetAccessToken:
 
     async def __call__(self, organisation_id: str, connection_id: str) -> AccessToken:
         connection = await self._usable(organisation_id, connection_id)
-        if not self._expiring(connection):
+        if not self._due(connection) or self._held_back(connection):
             return self._current(connection)
         holder = self._random.token_bytes(16).hex()
         deadline = self._clock.now() + self._policy.wait
@@ -104,13 +126,53 @@ class GetAccessToken:
                     await self._locks.release(connection_id, holder)
             await self._sleep(self._policy.poll.total_seconds())
             connection = await self._usable(organisation_id, connection_id, fresh=True)
-            if not self._expiring(connection):
+            if not self._due(connection):
                 return self._current(connection)
+            self._check_backoff(connection)
             if self._clock.now() >= deadline:
                 raise RefreshInProgress("Another request is still refreshing this connection.")
 
-    def _expiring(self, connection: Connection) -> bool:
-        return needs_refresh(connection.tokens.expires_at, self._clock.now(), self._policy.margin)
+    async def refresh_if_due(self, organisation_id: str, connection_id: str) -> bool:
+        """For the background job: refresh now if due and nobody else is refreshing; never
+        waits. ``True`` when this call refreshed the token."""
+        holder = self._random.token_bytes(16).hex()
+        now = self._clock.now()
+        if not await self._locks.acquire(connection_id, holder, now, now + self._policy.lease):
+            return False
+        try:
+            before = await self._usable(organisation_id, connection_id, fresh=True)
+            if not self._due(before):
+                return False
+            await self._refresh(organisation_id, connection_id)
+            after = await self._usable(organisation_id, connection_id, fresh=True)
+            return after.health.version != before.health.version
+        finally:
+            await self._locks.release(connection_id, holder)
+
+    def _due(self, connection: Connection) -> bool:
+        tokens = connection.tokens
+        margin = refresh_margin(self._policy.margin, tokens.lifetime_seconds)
+        return needs_refresh(tokens.expires_at, self._clock.now(), margin)
+
+    def _still_valid(self, connection: Connection, now: datetime) -> bool:
+        expires_at = connection.tokens.expires_at
+        return expires_at is None or expires_at > now
+
+    def _held_back(self, connection: Connection) -> bool:
+        """Refreshing is held back after failures: ``True`` while the token still serves,
+        ``RefreshBackingOff`` once it has expired."""
+        not_before = connection.health.not_before
+        if not_before is None or self._clock.now() >= not_before:
+            return False
+        self._check_backoff(connection)
+        return True
+
+    def _check_backoff(self, connection: Connection) -> None:
+        """Raise while refreshing is held back and the token has expired."""
+        now = self._clock.now()
+        not_before = connection.health.not_before
+        if not_before is not None and now < not_before and not self._still_valid(connection, now):
+            raise RefreshBackingOff(math.ceil((not_before - now).total_seconds()))
 
     async def _usable(
         self, organisation_id: str, connection_id: str, *, fresh: bool = False
@@ -120,7 +182,7 @@ class GetAccessToken:
         if connection is None:
             raise NotFound("connection")
         if connection.status is ConnectionStatus.REAUTHORISATION_REQUIRED:
-            raise ReauthorisationRequired
+            raise ReauthorisationRequired(connection.status_reason)
         return connection
 
     def _current(self, connection: Connection) -> AccessToken:
@@ -135,18 +197,26 @@ class GetAccessToken:
         )
 
     async def _refresh(self, organisation_id: str, connection_id: str) -> AccessToken:
-        connection = await self._usable(organisation_id, connection_id, fresh=True)  # under lock
-        if not self._expiring(connection):
-            return self._current(connection)
+        """Under the lock."""
+        connection = await self._usable(organisation_id, connection_id, fresh=True)
+        if not self._due(connection):
+            return self._current(connection)  # refreshed meanwhile
         now = self._clock.now()
+        not_before = connection.health.not_before
+        if not_before is not None and now < not_before:
+            self._check_backoff(connection)
+            return self._current(connection)  # held back, but still valid
         stored = connection.tokens
         if stored.sealed_refresh_token is None:
-            if stored.expires_at is not None and stored.expires_at > now:
+            if self._still_valid(connection, now):
                 return self._current(connection)  # cannot refresh, but still valid
             await self._connections.set_status(
-                connection.id, ConnectionStatus.REAUTHORISATION_REQUIRED
+                connection.id,
+                ConnectionStatus.REAUTHORISATION_REQUIRED,
+                NO_REFRESH_TOKEN,
+                expected_version=connection.health.version,
             )
-            raise ReauthorisationRequired
+            raise ReauthorisationRequired(NO_REFRESH_TOKEN)
         connector = await self._connectors.get(connection.hub_id, connection.connector_id)
         credential = await self._credentials.get(organisation_id, connection.credential_id)
         if connector is None or credential is None:
@@ -168,16 +238,51 @@ class GetAccessToken:
                 now=now,
             )
         except ProviderRejected as exc:
-            if exc.provider_error == "invalid_grant":
-                await self._connections.set_status(
-                    connection.id, ConnectionStatus.REAUTHORISATION_REQUIRED
-                )
-                raise ReauthorisationRequired from exc
-            raise
-        await self._connections.update_tokens(
-            connection.id,
-            seal_tokens(
-                self._cipher, connection.id, tokens, previous_refresh=stored.sealed_refresh_token
-            ),
+            if exc.provider_error == INVALID_GRANT:
+                return await self._refused(organisation_id, connection, exc)
+            return await self._failed(connection, exc, None)
+        except (ProviderUnavailable, ProviderTimeout) as exc:
+            retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
+            return await self._failed(connection, exc, retry_after)
+        sealed = seal_tokens(
+            self._cipher, connection.id, tokens, previous_refresh=stored.sealed_refresh_token
         )
+        written = await self._connections.update_tokens(
+            connection.id, sealed, expected_version=connection.health.version, refreshed_at=now
+        )
+        if not written:  # fenced out: a later holder refreshed meanwhile, and its tokens stand
+            return self._current(await self._usable(organisation_id, connection_id, fresh=True))
         return AccessToken(tokens.access_token, tokens.token_type, tokens.expires_at, tokens.scopes)
+
+    async def _refused(
+        self, organisation_id: str, connection: Connection, refusal: ProviderRejected
+    ) -> AccessToken:
+        """``invalid_grant``: believed only if it was about the tokens still stored."""
+        latest = await self._usable(organisation_id, connection.id, fresh=True)
+        if (
+            latest.health.version == connection.health.version
+            and await self._connections.set_status(
+                connection.id,
+                ConnectionStatus.REAUTHORISATION_REQUIRED,
+                INVALID_GRANT,
+                expected_version=connection.health.version,
+            )
+        ):
+            raise ReauthorisationRequired(INVALID_GRANT) from refusal
+        return self._current(await self._usable(organisation_id, connection.id, fresh=True))
+
+    async def _failed(
+        self, connection: Connection, failure: Exception, retry_after: int | None
+    ) -> AccessToken:
+        """Provider trouble: count it, hold refreshing back, keep a still-valid token."""
+        now = self._clock.now()
+        failures = connection.health.failures + 1
+        delay = refresh_backoff(failures, self._policy.backoff, self._policy.max_backoff)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=min(retry_after, 3600)))
+        await self._connections.record_refresh_failure(
+            connection.id, failures=failures, not_before=now + delay
+        )
+        if self._still_valid(connection, now):
+            return self._current(connection)
+        raise failure

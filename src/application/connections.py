@@ -53,6 +53,7 @@ def seal_tokens(
         ),
         expires_at=tokens.expires_at,
         scopes=tokens.scopes,
+        lifetime_seconds=tokens.lifetime_seconds,
     )
 
 

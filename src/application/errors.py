@@ -34,25 +34,51 @@ class ProviderRejected(DomainError):
 
 
 class ProviderUnavailable(DomainError):
-    """The provider could not be reached, failed, or answered something unreadable."""
+    """The provider could not be reached, failed, or answered something unreadable.
+    ``retry_after``: the seconds the provider asked us to wait, when it said."""
 
     code = "provider_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderBusy(ProviderUnavailable):
+    """The provider is rate limiting us (HTTP 429)."""
+
+    code = "provider_busy"
 
 
 class ProviderTimeout(DomainError):
     code = "provider_timeout"
 
 
+class RefreshBackingOff(DomainError):
+    """Recent refreshes of this connection failed, the token has expired, and the next try
+    is held back until ``retry_after`` seconds from now."""
+
+    code = "refresh_backing_off"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Refreshing this connection failed recently and is held back; "
+            f"retry in {retry_after} s."
+        )
+        self.retry_after = retry_after
+
+
 class ReauthorisationRequired(DomainError):
-    """The provider no longer honours the refresh token: the end user must connect again."""
+    """The connection cannot be refreshed any more: the end user must connect again."""
 
     code = "reauthorisation_required"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "The provider no longer accepts this connection's refresh token; "
-            "the end user must connect again."
-        )
+    def __init__(self, reason: str | None = None) -> None:
+        detail = {
+            "no_refresh_token": "the access token expired and the provider gave no refresh token",
+        }.get(reason or "", "the provider no longer accepts its refresh token")
+        super().__init__(f"This connection needs the end user to connect again: {detail}.")
+        self.reason = reason
 
 
 class RefreshInProgress(DomainError):

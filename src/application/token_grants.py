@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from application.credentials import secret_context
-from application.errors import ProviderRejected, ProviderUnavailable
+from application.errors import ProviderBusy, ProviderRejected, ProviderUnavailable
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint, TokenRequest
 from domain.model import Connector, Credential
@@ -52,6 +52,14 @@ async def obtain_tokens(
             )
         except InvalidTokenResponse as exc:
             raise ProviderUnavailable(f"The provider's token response is unusable: {exc}.") from exc
+    if answer.status == 429:
+        raise ProviderBusy(
+            "The provider's token endpoint is rate limiting this service (HTTP 429).",
+            retry_after=answer.retry_after,
+        )
     if error is not None and answer.status < 500:
         raise ProviderRejected(error.error, error.description)
-    raise ProviderUnavailable(f"The provider's token endpoint answered HTTP {answer.status}.")
+    raise ProviderUnavailable(
+        f"The provider's token endpoint answered HTTP {answer.status}.",
+        retry_after=answer.retry_after,
+    )

@@ -94,11 +94,25 @@ class ConnectionTokens:
     sealed_refresh_token: str | None
     expires_at: datetime | None
     scopes: tuple[str, ...]
+    lifetime_seconds: int | None = None  # expires_in of the response that issued them
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshHealth:
+    """How refreshing has gone. ``version`` counts the token writes: a refresh writes only
+    if the version it read is still the stored one (the fencing token). ``not_before`` holds
+    the next refresh back after consecutive failures."""
+
+    version: int = 1
+    last_refreshed_at: datetime | None = None
+    failures: int = 0
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """One end user's authorised link to a provider."""
+    """One end user's authorised link to a provider. ``status_reason`` says why a
+    connection is not active (``invalid_grant``, ``no_refresh_token``)."""
 
     id: str
     organisation_id: str
@@ -110,3 +124,5 @@ class Connection:
     tokens: ConnectionTokens
     status: ConnectionStatus
     created_at: datetime
+    health: RefreshHealth = RefreshHealth()
+    status_reason: str | None = None

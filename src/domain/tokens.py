@@ -24,6 +24,7 @@ class TokenSet:
     refresh_token: str | None
     expires_at: datetime | None
     scopes: tuple[str, ...]
+    lifetime_seconds: int | None = None  # the expires_in granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ def read_token_response(
         refresh_token=_token(payload, "refresh_token"),
         expires_at=now + timedelta(seconds=expires_in) if expires_in else None,
         scopes=scopes,
+        lifetime_seconds=expires_in,
     )
 
 
@@ -115,3 +117,21 @@ def read_token_error(payload: object) -> TokenError | None:
 def needs_refresh(expires_at: datetime | None, now: datetime, margin: timedelta) -> bool:
     """A token without an expiry is used until the provider says otherwise."""
     return expires_at is not None and now + margin >= expires_at
+
+
+def refresh_margin(configured: timedelta, lifetime_seconds: int | None) -> timedelta:
+    """How long before its expiry a token is refreshed: the configured margin, but never more
+    than half the lifetime the provider granted. A margin longer than the lifetime would make
+    every caller, even right after a refresh, see a token "about to expire" and refresh it
+    again; with half the lifetime, a token is refreshed once per lifetime."""
+    if lifetime_seconds is None:
+        return configured
+    return min(configured, timedelta(seconds=lifetime_seconds) / 2)
+
+
+def refresh_backoff(failures: int, base: timedelta, cap: timedelta) -> timedelta:
+    """How long to hold refreshing back after ``failures`` consecutive failures: ``base``
+    doubled each time, at most ``cap``."""
+    if failures <= 0:
+        return timedelta(0)
+    return min(cap, base * (1 << min(failures - 1, 30)))

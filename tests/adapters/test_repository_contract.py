@@ -17,6 +17,7 @@ from domain.model import (
     Credential,
     Hub,
     Organisation,
+    RefreshHealth,
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
@@ -235,12 +236,94 @@ async def test_connection_tokens_and_status_are_updated_in_place(storage: Storag
     ids = await world_of(storage)
     stored = connection(40, *ids)
     await storage.connections.add(stored)
-    tokens = ConnectionTokens("bearer", "v1.k.new-access", None, None, ("read",))
-    await storage.connections.update_tokens(stored.id, tokens)
-    await storage.connections.set_status(stored.id, ConnectionStatus.REAUTHORISATION_REQUIRED)
-    assert await storage.connections.get(ids[0], stored.id) == replace(
-        stored, tokens=tokens, status=ConnectionStatus.REAUTHORISATION_REQUIRED
+    tokens = ConnectionTokens("bearer", "v1.k.new-access", None, None, ("read",), 3600)
+    later = T0 + timedelta(minutes=5)
+    written = await storage.connections.update_tokens(
+        stored.id, tokens, expected_version=1, refreshed_at=later
     )
+    assert written is True
+    assert await storage.connections.set_status(
+        stored.id, ConnectionStatus.REAUTHORISATION_REQUIRED, "invalid_grant"
+    )
+    assert await storage.connections.get(ids[0], stored.id) == replace(
+        stored,
+        tokens=tokens,
+        status=ConnectionStatus.REAUTHORISATION_REQUIRED,
+        status_reason="invalid_grant",
+        health=RefreshHealth(version=2, last_refreshed_at=later),
+    )
+
+
+async def test_a_token_write_with_a_stale_version_is_refused(storage: Storage) -> None:
+    """The fencing check: a refresh that read version 1 cannot overwrite version 2."""
+    ids = await world_of(storage)
+    stored = connection(40, *ids)
+    await storage.connections.add(stored)
+    first = ConnectionTokens("Bearer", "v1.k.first", "v1.k.r1", None, ())
+    second = ConnectionTokens("Bearer", "v1.k.second", "v1.k.r2", None, ())
+    connections = storage.connections
+    assert await connections.update_tokens(stored.id, first, expected_version=1, refreshed_at=T0)
+    assert not await connections.update_tokens(
+        stored.id, second, expected_version=1, refreshed_at=T0
+    )
+    assert not await connections.set_status(
+        stored.id, ConnectionStatus.REAUTHORISATION_REQUIRED, "x", expected_version=1
+    )
+    current = await connections.get(ids[0], stored.id)
+    assert current is not None
+    assert (current.tokens, current.health.version, current.status) == (
+        first,
+        2,
+        ConnectionStatus.ACTIVE,
+    )
+
+
+async def test_refresh_failures_are_counted_and_a_success_resets_them(storage: Storage) -> None:
+    ids = await world_of(storage)
+    stored = connection(40, *ids)
+    await storage.connections.add(stored)
+    until = T0 + timedelta(seconds=8)
+    await storage.connections.record_refresh_failure(stored.id, failures=3, not_before=until)
+    failed = await storage.connections.get(ids[0], stored.id)
+    assert failed is not None
+    assert (failed.health.failures, failed.health.not_before, failed.health.version) == (
+        3,
+        until,
+        1,
+    )
+    await storage.connections.update_tokens(
+        stored.id, stored.tokens, expected_version=1, refreshed_at=T0
+    )
+    recovered = await storage.connections.get(ids[0], stored.id)
+    assert recovered is not None
+    assert recovered.health == RefreshHealth(version=2, last_refreshed_at=T0)
+
+
+async def test_connections_due_for_refresh(storage: Storage) -> None:
+    ids = await world_of(storage)
+    soon, later = T0 + timedelta(seconds=30), T0 + timedelta(hours=2)
+
+    def expiring(n: int, at: datetime, refresh: str | None = "v1.k.r") -> Connection:
+        base = connection(n, *ids)
+        return replace(
+            base, tokens=replace(base.tokens, expires_at=at, sealed_refresh_token=refresh)
+        )
+
+    await storage.connections.add(expiring(41, soon + timedelta(seconds=5)))
+    await storage.connections.add(expiring(42, soon))
+    await storage.connections.add(expiring(43, later))  # not due
+    await storage.connections.add(expiring(44, soon, refresh=None))  # cannot be refreshed
+    await storage.connections.add(expiring(45, soon))
+    await storage.connections.set_status(uid(45), ConnectionStatus.REAUTHORISATION_REQUIRED)
+    await storage.connections.add(expiring(46, soon))
+    await storage.connections.record_refresh_failure(
+        uid(46), failures=1, not_before=T0 + timedelta(minutes=1)
+    )
+    due = await storage.connections.due_for_refresh(T0 + timedelta(minutes=1), T0, 10)
+    assert [c.id for c in due] == [uid(42), uid(41)]
+    assert [
+        c.id for c in await storage.connections.due_for_refresh(T0 + timedelta(minutes=1), T0, 1)
+    ] == [uid(42)]
 
 
 async def test_a_credential_in_use_cannot_be_deleted(storage: Storage) -> None:

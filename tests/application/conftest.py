@@ -14,7 +14,7 @@ from application.connectors import ManageConnectors, NewConnector
 from application.credentials import ManageCredentials, NewCredential
 from application.hubs import ManageHubs, NewHub
 from application.initialise import InitialiseOAuth2Connection
-from application.ports.provider import TokenEndpointAnswer, TokenRequest
+from application.ports.provider import TokenEndpoint, TokenEndpointAnswer, TokenRequest
 from application.ports.storage import Storage
 from application.states import RedeemState
 from domain.model import Connector, Credential, Hub
@@ -102,13 +102,16 @@ class World:
         return Tenant(org, credential, hub, connector)
 
 
-@pytest.fixture
-def world() -> World:
-    storage = in_memory_storage()
-    clock, random, sealer = FixedClock(), CountingRandom(), DictStateSealer()
-    endpoint = ScriptedTokenEndpoint([ok()])
+def wired(
+    storage: Storage,
+    clock: FixedClock,
+    random: CountingRandom,
+    sealer: DictStateSealer,
+    endpoint: TokenEndpoint,
+) -> Services:
+    """The use cases as the service wires them (caches included), over these fakes."""
     settings = Settings(database_url="memory://", public_url=PUBLIC_URL)
-    services = build_services(
+    return build_services(
         settings,
         storage,
         caches=CacheGroup(settings.cache_seconds),
@@ -118,6 +121,14 @@ def world() -> World:
         random=random,
         token_endpoint=endpoint,
     )
+
+
+@pytest.fixture
+def world() -> World:
+    storage = in_memory_storage()
+    clock, random, sealer = FixedClock(), CountingRandom(), DictStateSealer()
+    endpoint = ScriptedTokenEndpoint([ok()])
+    services = wired(storage, clock, random, sealer, endpoint)
     return World(
         storage=storage,
         clock=clock,

@@ -1,5 +1,8 @@
-"""Concurrent access-token calls across two service processes on one database: exactly one
-refresh reaches the provider, and every caller gets the refreshed token."""
+"""Concurrent access-token calls across two service processes on one database, against a
+provider that issues 4-second access tokens, rotates refresh tokens and revokes the whole
+grant when a rotated refresh token is presented again: exactly one refresh per token
+lifetime reaches the provider, every caller of a round gets the same token, and the grant
+survives."""
 
 import asyncio
 from collections.abc import Iterator
@@ -15,6 +18,8 @@ from tests.support.oauth_provider import RunningProvider
 from tests.support.processes import create_organisation, free_port, run_cli, serving
 
 pytestmark = pytest.mark.slow
+LIFETIME = 4
+ROUNDS = 3
 
 
 @pytest.fixture
@@ -70,7 +75,8 @@ async def run_scenario(database_url: str, tmp_path: Path, running: RunningProvid
                     },
                 )
             ).json()["url"]
-            provider.expires_in = 30  # inside the 60 s refresh margin: due at once
+            provider.expires_in = LIFETIME  # shorter than the 60-s margin: the rule halves it
+            provider.reuse_revokes_grant = True
             returned = await asyncio.to_thread(consent, url, "allow", f"{public}/oauth2/callback")
             connection = (
                 await client.post(
@@ -82,19 +88,31 @@ async def run_scenario(database_url: str, tmp_path: Path, running: RunningProvid
                     },
                 )
             ).json()
-            provider.expires_in = 3600  # the refreshed token is fresh
+            path = f"/connections/{connection['id']}/access-token"
             before = len(provider.refresh_requests())
-            responses = await asyncio.gather(
-                *(
-                    client.post(f"{base}/connections/{connection['id']}/access-token")
-                    for base in [first, second] * 12
+            rounds = []
+            for _ in range(ROUNDS):
+                await asyncio.sleep(LIFETIME / 2 + 0.3)  # the last token is due now
+                responses = await asyncio.gather(
+                    *(client.post(f"{base}{path}") for base in [first, second] * 25)
                 )
-            )
-    assert [r.status_code for r in responses] == [200] * 24, [r.text for r in responses]
-    assert len(provider.refresh_requests()) - before == 1
-    tokens = {r.json()["accessToken"] for r in responses}
-    assert len(tokens) == 1
-    assert tokens <= set(provider.tokens)
+                assert [r.status_code for r in responses] == [200] * 50, [
+                    r.text for r in responses if r.status_code != 200
+                ]
+                rounds.append({r.json()["accessToken"] for r in responses})
+            status = (await client.get(f"{first}/connections/{connection['id']}")).json()
+    refreshes = provider.refresh_requests()[before:]
+    assert len(refreshes) == ROUNDS  # one per round: each token was due once, refreshed once
+    assert all(len(tokens) == 1 for tokens in rounds)  # everyone got the refreshed token
+    assert len(set().union(*rounds)) == ROUNDS
+    sent = [r.form["refresh_token"] for r in refreshes]
+    assert len(set(sent)) == ROUNDS  # each rotated refresh token presented exactly once
+    assert provider.revoked_grants == []
+    issued = provider.tokens[next(iter(rounds[-1]))]
+    assert provider.grant_alive(issued.grant)
+    assert status["status"] == "active"
+    assert status["refreshFailures"] == 0
+    assert status["lastRefreshedAt"] is not None
 
 
 async def test_two_processes_on_sqlite_refresh_once(

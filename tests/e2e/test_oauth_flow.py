@@ -183,7 +183,7 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
     body = created.json()
     assert set(body) == {
         "id", "hubId", "userId", "connectorId", "credentialId", "name", "scopes",
-        "expiresAt", "status", "createdAt",
+        "expiresAt", "status", "createdAt", "lastRefreshedAt", "refreshFailures", "statusReason",
     }  # fmt: skip
     assert body["userId"] == "u-1"
     assert body["status"] == "active"
@@ -336,6 +336,7 @@ async def test_invalid_grant_marks_the_connection_for_reauthorisation(flow: Flow
     returned = consent(await flow.initialise(ids))
     connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
     flow.provider.revoke_all_tokens()
+    flow.clock.offset = timedelta(seconds=16)  # within half the 30-s lifetime of expiry
     response = await flow.client.post(
         f"/connections/{connection['id']}/access-token", headers=flow.auth
     )
@@ -343,6 +344,7 @@ async def test_invalid_grant_marks_the_connection_for_reauthorisation(flow: Flow
     assert response.json()["code"] == "reauthorisation_required"
     stored = await flow.client.get(f"/connections/{connection['id']}", headers=flow.auth)
     assert stored.json()["status"] == "reauthorisation_required"
+    assert stored.json()["statusReason"] == "invalid_grant"
 
 
 async def test_bad_grant_at_the_provider_is_a_400_carrying_its_error(flow: Flow) -> None:

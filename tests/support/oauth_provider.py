@@ -89,6 +89,7 @@ class Token:
     issued_at: float
     expires_in: int
     revoked: bool = False
+    grant: str = ""  # the tokens issued from one authorization share it
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -130,6 +131,13 @@ class Provider:
     iss_value: str | None = None
     token_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # As strict providers do: presenting a rotated refresh token again revokes the grant.
+    reuse_revokes_grant: bool = False
+    revoked_grants: list[str] = field(default_factory=list)
+    # Answers for the next refresh requests instead of processing them: (status, headers).
+    refresh_faults: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Rotate, then wait this long before answering: a response the caller may never read.
+    delay_after_refresh: float = 0.0
 
     @property
     def issuer(self) -> str:
@@ -160,6 +168,11 @@ class Provider:
     def revoke_all_tokens(self) -> None:
         for token in self.tokens.values():
             token.revoked = True
+
+    def grant_alive(self, grant: str) -> bool:
+        return grant not in self.revoked_grants and any(
+            t.grant == grant and not t.revoked for t in self.tokens.values()
+        )
 
 
 def _code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
@@ -200,6 +213,11 @@ def _refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
             token = next(
                 (t for t in provider.tokens.values() if t.refresh_token == refresh_token), None
             )
+            if token is not None and token.revoked and provider.reuse_revokes_grant:
+                provider.revoked_grants.append(token.grant)
+                for other in provider.tokens.values():
+                    if other.grant == token.grant:
+                        other.revoked = True
             return token if token and not token.revoked else None
 
         def authenticate_user(self, credential: Token) -> str:
@@ -228,6 +246,8 @@ def create_provider_app(provider: Provider) -> Flask:
         return provider.clients.get(client_id)
 
     def save_token(token: dict[str, Any], req: Any) -> None:
+        previous = getattr(req, "refresh_token", None)
+        grant = previous.grant if isinstance(previous, Token) else secrets.token_hex(4)
         provider.tokens[token["access_token"]] = Token(
             client_id=req.client.client_id,
             access_token=token["access_token"],
@@ -236,6 +256,7 @@ def create_provider_app(provider: Provider) -> Flask:
             user=req.user,
             issued_at=time.time(),
             expires_in=int(token.get("expires_in", 0)),
+            grant=grant,
         )
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
@@ -287,7 +308,14 @@ def create_provider_app(provider: Provider) -> Flask:
         # A slow provider widens the window for duplicate refreshes.
         refreshing = request.form.get("grant_type") == "refresh_token"
         time.sleep(max(provider.token_delay, 0.2 if refreshing else 0.0))
-        return server.create_token_response()
+        if refreshing and provider.refresh_faults:
+            status, headers = provider.refresh_faults.pop(0)
+            body = '{"error": "temporarily_unavailable"}'
+            return Response(body, status=status, headers=headers, mimetype="application/json")
+        answer = server.create_token_response()
+        if refreshing:
+            time.sleep(provider.delay_after_refresh)
+        return answer
 
     return app
 

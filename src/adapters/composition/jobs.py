@@ -1,39 +1,33 @@
-"""Background jobs that run beside the HTTP server on every instance."""
+"""Background jobs that run beside the HTTP server on every instance, each safe to run on
+all instances at once."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from litestar import Litestar
 
-from application.maintenance import PurgeExpired
+log = logging.getLogger("embed_oauth.jobs")
 
-log = logging.getLogger("embed_oauth.maintenance")
+Lifespan = Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]
 
 
-def cleanup_job(
-    purge: PurgeExpired, interval: timedelta
-) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """A lifespan that purges dead rows every ``interval`` while the app runs. Every delete
-    is idempotent, so every instance may run it at once."""
+def every(interval: timedelta, name: str, job: Callable[[], Awaitable[Any]]) -> Lifespan:
+    """A lifespan that runs ``job`` every ``interval`` while the app runs; a failed round is
+    logged and the job runs again at the next interval. What a round returns is logged."""
 
     async def run() -> None:
         while True:
             await asyncio.sleep(interval.total_seconds())
             try:
-                purged = await purge()
-            except Exception:  # a failed round is logged and retried at the next interval
-                log.exception("purging expired rows failed")
+                outcome = await job()
+            except Exception:
+                log.exception("%s failed", name)
             else:
-                log.info(
-                    "purged expired rows",
-                    extra={
-                        "used_states": purged.used_states,
-                        "refresh_locks": purged.refresh_locks,
-                    },
-                )
+                log.info(name, extra={"outcome": repr(outcome)})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -27,6 +27,9 @@ def _connection(c: Connection) -> ConnectionRead:
         expires_at=c.tokens.expires_at,
         status=c.status.value,
         created_at=c.created_at,
+        last_refreshed_at=c.health.last_refreshed_at,
+        refresh_failures=c.health.failures,
+        status_reason=c.status_reason,
     )
 
 

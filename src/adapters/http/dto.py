@@ -145,6 +145,9 @@ class ConnectionRead(Output):
     expires_at: datetime | None
     status: str
     created_at: datetime
+    last_refreshed_at: datetime | None
+    refresh_failures: int
+    status_reason: str | None
 
 
 class ConnectionList(Output):

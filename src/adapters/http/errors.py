@@ -14,10 +14,12 @@ from application.errors import (
     DuplicateKey,
     Forbidden,
     NotFound,
+    ProviderBusy,
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
     ReauthorisationRequired,
+    RefreshBackingOff,
     RefreshInProgress,
     StorageUnavailable,
     Unauthenticated,
@@ -38,6 +40,8 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     ReauthorisationRequired: 409,
     ProviderRejected: 400,
     ProviderUnavailable: 502,
+    ProviderBusy: 503,
+    RefreshBackingOff: 503,
     RefreshInProgress: 503,
     ProviderTimeout: 504,
 }
@@ -80,7 +84,12 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
         if isinstance(exc, ProviderRejected)
         else None
     )
-    headers = {"Retry-After": "1"} if status == 503 else None
+    retry_after: int | None = getattr(exc, "retry_after", None)
+    headers = (
+        {"Retry-After": str(retry_after)}
+        if retry_after is not None
+        else ({"Retry-After": "1"} if status == 503 else None)
+    )
     body = ErrorBody(code=exc.code, message=exc.message, fields=fields, provider=provider)
     return _response(status, body, headers)
 

@@ -19,6 +19,7 @@ from domain.model import (
     Credential,
     Hub,
     Organisation,
+    RefreshHealth,
 )
 
 
@@ -83,13 +84,56 @@ class InMemoryConnectionRepository:
         del self.rows[connection_id]
         return True
 
-    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
-        if connection_id in self.rows:
-            self.rows[connection_id] = replace(self.rows[connection_id], tokens=tokens)
+    async def update_tokens(
+        self,
+        connection_id: str,
+        tokens: ConnectionTokens,
+        *,
+        expected_version: int,
+        refreshed_at: datetime,
+    ) -> bool:
+        row = self.rows.get(connection_id)
+        if row is None or row.health.version != expected_version:
+            return False
+        health = RefreshHealth(version=expected_version + 1, last_refreshed_at=refreshed_at)
+        self.rows[connection_id] = replace(row, tokens=tokens, health=health)
+        return True
 
-    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
-        if connection_id in self.rows:
-            self.rows[connection_id] = replace(self.rows[connection_id], status=status)
+    async def record_refresh_failure(
+        self, connection_id: str, *, failures: int, not_before: datetime
+    ) -> None:
+        row = self.rows.get(connection_id)
+        if row is not None:
+            health = replace(row.health, failures=failures, not_before=not_before)
+            self.rows[connection_id] = replace(row, health=health)
+
+    async def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        row = self.rows.get(connection_id)
+        if row is None or expected_version not in (None, row.health.version):
+            return False
+        self.rows[connection_id] = replace(row, status=status, status_reason=reason)
+        return True
+
+    async def due_for_refresh(
+        self, expiring_before: datetime, now: datetime, limit: int
+    ) -> list[Connection]:
+        due = [
+            row
+            for row in self.rows.values()
+            if row.status is ConnectionStatus.ACTIVE
+            and row.tokens.sealed_refresh_token is not None
+            and row.tokens.expires_at is not None
+            and row.tokens.expires_at < expiring_before
+            and (row.health.not_before is None or row.health.not_before <= now)
+        ]
+        return sorted(due, key=lambda row: row.tokens.expires_at or now)[:limit]
 
     def remove_where(self, hub_id: str | None = None, connector_id: str | None = None) -> None:
         """The cascades the SQL schema declares."""

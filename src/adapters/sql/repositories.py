@@ -28,6 +28,7 @@ from domain.model import (
     Credential,
     Hub,
     Organisation,
+    RefreshHealth,
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
@@ -307,9 +308,17 @@ def _connection(row: sa.Row[Any]) -> Connection:
             sealed_refresh_token=row.sealed_refresh_token,
             expires_at=row.expires_at,
             scopes=tuple(row.scopes),
+            lifetime_seconds=row.token_lifetime_seconds,
         ),
         status=ConnectionStatus(row.status),
         created_at=row.created_at,
+        health=RefreshHealth(
+            version=row.token_version,
+            last_refreshed_at=row.last_refreshed_at,
+            failures=row.refresh_failures,
+            not_before=row.refresh_not_before,
+        ),
+        status_reason=row.status_reason,
     )
 
 
@@ -346,7 +355,12 @@ class SqlConnectionRepository(_SqlRepository):
                     name=connection.name,
                     **_token_columns(connection.tokens),
                     status=connection.status.value,
+                    status_reason=connection.status_reason,
                     created_at=connection.created_at,
+                    token_version=connection.health.version,
+                    last_refreshed_at=connection.health.last_refreshed_at,
+                    refresh_failures=connection.health.failures,
+                    refresh_not_before=connection.health.not_before,
                 )
             )
 
@@ -383,19 +397,69 @@ class SqlConnectionRepository(_SqlRepository):
             )
         )
 
-    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
+    async def update_tokens(
+        self,
+        connection_id: str,
+        tokens: ConnectionTokens,
+        *,
+        expected_version: int,
+        refreshed_at: datetime,
+    ) -> bool:
+        c = t.connections.c
+        changed = await self._change(
+            t.connections.update()
+            .where(c.id == connection_id, c.token_version == expected_version)
+            .values(
+                **_token_columns(tokens),
+                token_version=expected_version + 1,
+                last_refreshed_at=refreshed_at,
+                refresh_failures=0,
+                refresh_not_before=None,
+            )
+        )
+        return changed == 1
+
+    async def record_refresh_failure(
+        self, connection_id: str, *, failures: int, not_before: datetime
+    ) -> None:
         await self._change(
             t.connections.update()
             .where(t.connections.c.id == connection_id)
-            .values(**_token_columns(tokens))
+            .values(refresh_failures=failures, refresh_not_before=not_before)
         )
 
-    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None:
-        await self._change(
-            t.connections.update()
-            .where(t.connections.c.id == connection_id)
-            .values(status=status.value)
+    async def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        c = t.connections.c
+        statement = t.connections.update().where(c.id == connection_id)
+        if expected_version is not None:
+            statement = statement.where(c.token_version == expected_version)
+        changed = await self._change(statement.values(status=status.value, status_reason=reason))
+        return changed == 1
+
+    async def due_for_refresh(
+        self, expiring_before: datetime, now: datetime, limit: int
+    ) -> list[Connection]:
+        c = t.connections.c
+        rows = await self._all(
+            sa.select(*_CONNECTION_COLUMNS)
+            .select_from(_CONNECTIONS)
+            .where(
+                c.status == ConnectionStatus.ACTIVE.value,
+                c.sealed_refresh_token.is_not(None),
+                c.expires_at < expiring_before,
+                sa.or_(c.refresh_not_before.is_(None), c.refresh_not_before <= now),
+            )
+            .order_by(c.expires_at)
+            .limit(limit)
         )
+        return [_connection(row) for row in rows]
 
 
 def _token_columns(tokens: ConnectionTokens) -> dict[str, Any]:
@@ -405,6 +469,7 @@ def _token_columns(tokens: ConnectionTokens) -> dict[str, Any]:
         "sealed_refresh_token": tokens.sealed_refresh_token,
         "expires_at": tokens.expires_at,
         "scopes": list(tokens.scopes),
+        "token_lifetime_seconds": tokens.lifetime_seconds,
     }
 
 

@@ -157,9 +157,15 @@ connections = sa.Table(
     sa.Column("token_type", sa.String(64), nullable=False),
     sa.Column("sealed_access_token", sa.Text(), nullable=False),
     sa.Column("sealed_refresh_token", sa.Text(), nullable=True),
-    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=True, index=True),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("token_lifetime_seconds", sa.Integer(), nullable=True),
+    sa.Column("token_version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("last_refreshed_at", UtcDateTime(), nullable=True),
+    sa.Column("refresh_failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("refresh_not_before", UtcDateTime(), nullable=True),
+    sa.Column("status_reason", sa.String(64), nullable=True),
 )
 
 refresh_locks = sa.Table(

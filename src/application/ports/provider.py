@@ -21,6 +21,7 @@ class TokenRequest:
 class TokenEndpointAnswer:
     status: int
     body: object  # the parsed JSON, or None when the body was not JSON
+    retry_after: int | None = None  # seconds, from the Retry-After header when there was one
 
 
 class TokenEndpoint(Protocol):

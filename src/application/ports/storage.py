@@ -113,11 +113,44 @@ class ConnectionRepository(Protocol):
         """Deletes the connection with its stored tokens."""
         ...
 
-    async def update_tokens(self, connection_id: str, tokens: ConnectionTokens) -> None:
-        """Replace the tokens in one write."""
+    async def update_tokens(
+        self,
+        connection_id: str,
+        tokens: ConnectionTokens,
+        *,
+        expected_version: int,
+        refreshed_at: datetime,
+    ) -> bool:
+        """Replace the tokens in one write, only if the stored token version is still
+        ``expected_version`` (the fencing check): the version goes up by one, the refresh
+        time is recorded and the failure count reset. ``False`` when the check failed and
+        nothing was written."""
         ...
 
-    async def set_status(self, connection_id: str, status: ConnectionStatus) -> None: ...
+    async def record_refresh_failure(
+        self, connection_id: str, *, failures: int, not_before: datetime
+    ) -> None:
+        """Count a failed refresh; refreshing is held back until ``not_before``."""
+        ...
+
+    async def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Set the status and its reason; with ``expected_version``, only if the token
+        version is still that one. ``False`` when nothing was written."""
+        ...
+
+    async def due_for_refresh(
+        self, expiring_before: datetime, now: datetime, limit: int
+    ) -> list[Connection]:
+        """Active connections with a refresh token whose access token expires before
+        ``expiring_before`` and that are not held back past ``now``; soonest first."""
+        ...
 
 
 class RefreshLock(Protocol):
