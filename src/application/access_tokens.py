@@ -5,6 +5,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from application.connections import access_token_context, refresh_token_context, seal_tokens
 from application.errors import (
@@ -33,8 +34,9 @@ INVALID_GRANT = "invalid_grant"
 NO_REFRESH_TOKEN = "no_refresh_token"
 
 
-@dataclass(frozen=True, slots=True)
-class AccessToken:
+class AccessToken(NamedTuple):
+    """Handed out on every access-token request (a NamedTuple: cheap and immutable)."""
+
     access_token: str
     token_type: str
     expires_at: datetime | None

@@ -1,6 +1,5 @@
 """InitialiseOAuth2Connection: ownership, client ID and the state it binds (rules 6-8)."""
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,7 +25,7 @@ def command(t: Tenant, **changes: Any) -> InitialiseCommand:
         credential_organisation_id=t.organisation_id,
         scopes=["read", "read", "write"],
     )
-    return replace(base, **changes)
+    return base._replace(**changes)
 
 
 def query(url: str) -> dict[str, list[str]]:

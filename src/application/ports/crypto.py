@@ -1,7 +1,6 @@
 """Encryption of secrets at rest, and sealing of ``state`` values."""
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from domain.state import StateClaims
 
@@ -19,16 +18,14 @@ class SecretCipher(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class SealedState:
+class SealedState(NamedTuple):
     """A ``state`` value and its PKCE verifier, which is secret and never leaves the server."""
 
     value: str
     pkce_verifier: str
 
 
-@dataclass(frozen=True, slots=True)
-class OpenedState:
+class OpenedState(NamedTuple):
     claims: StateClaims
     pkce_verifier: str
 
