@@ -6,8 +6,8 @@ application's errors here (``adapters.sql.errors``), so nothing above sees SQLAl
 """
 
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -46,22 +46,22 @@ class SqlDatabase:
     def in_transaction(self) -> bool:
         return self._connection is not None
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            if self._connection is not None:
-                yield self._connection
-                return
-            async with self.engine.begin() as conn:
-                yield conn
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection in a transaction committed when the block ends."""
+        return self._use(self.engine.begin)
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._use(self.engine.connect)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def _use(
+        self, opened: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+    ) -> AsyncIterator[AsyncConnection]:
         with translated():
             if self._connection is not None:
                 yield self._connection
                 return
-            async with self.engine.connect() as conn:
+            async with opened() as conn:
                 yield conn
 
 

@@ -2,6 +2,8 @@
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,11 +62,18 @@ async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so() -> 
         assert (await client.get("/health/live")).status_code == 200
 
 
-@needs_postgres
-@pytest.mark.postgres
-async def test_postgresql_going_down_and_back_up_needs_no_restart(
-    fresh_postgres_database: str,
-) -> None:
+@dataclass
+class ProxiedPostgres:
+    """A migrated PostgreSQL database reached through a TCP proxy that can be cut."""
+
+    proxy: TcpProxy
+    url: str
+    organisation_id: str
+    api_key: str
+
+
+@pytest.fixture
+async def proxied_postgres(fresh_postgres_database: str) -> AsyncIterator[ProxiedPostgres]:
     real = make_url(fresh_postgres_database)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     proxy.start()
@@ -73,23 +82,32 @@ async def test_postgresql_going_down_and_back_up_needs_no_restart(
     await schema.upgrade(engine)
     created = await create_organisation(sql_storage(engine))("Acme")
     await engine.dispose()
+    try:
+        yield ProxiedPostgres(proxy, url, created.organisation.id, created.api_key)
+    finally:
+        proxy.close()
+
+
+@needs_postgres
+@pytest.mark.postgres
+async def test_postgresql_going_down_and_back_up_needs_no_restart(
+    proxied_postgres: ProxiedPostgres,
+) -> None:
+    proxy, url = proxied_postgres.proxy, proxied_postgres.url
     app = create_app(
         Settings(database_url=url, cache_seconds=0), keyring=Keyring.parse(generate_key_spec())
     )
-    headers = {"Authorization": f"Bearer {created.api_key}"}
-    try:
-        async with AsyncTestClient(app) as client:
-            assert (await client.get("/hubs", headers=headers)).status_code == 200
-            proxy.cut()
-            down = await client.get("/hubs", headers=headers)
-            assert down.status_code == 503
-            assert down.headers["retry-after"] == "2"
-            assert (await client.get("/health/ready")).status_code == 503
-            proxy.start()  # the database is back, on the same address
-            assert (await client.get("/health/ready")).status_code == 200
-            assert (await client.get("/hubs", headers=headers)).status_code == 200
-    finally:
-        proxy.close()
+    headers = {"Authorization": f"Bearer {proxied_postgres.api_key}"}
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/hubs", headers=headers)).status_code == 200
+        proxy.cut()
+        down = await client.get("/hubs", headers=headers)
+        assert down.status_code == 503
+        assert down.headers["retry-after"] == "2"
+        assert (await client.get("/health/ready")).status_code == 503
+        proxy.start()  # the database is back, on the same address
+        assert (await client.get("/health/ready")).status_code == 200
+        assert (await client.get("/hubs", headers=headers)).status_code == 200
 
 
 def initialise_body(organisation_id: str) -> dict[str, object]:
@@ -132,27 +150,18 @@ async def test_initialise_on_cold_caches_with_sqlite_gone_answers_503(tmp_path: 
 @needs_postgres
 @pytest.mark.postgres
 async def test_initialise_on_cold_caches_with_postgresql_down_answers_503(
-    fresh_postgres_database: str,
+    proxied_postgres: ProxiedPostgres,
 ) -> None:
-    real = make_url(fresh_postgres_database)
-    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
-    proxy.start()
-    url = real.set(port=proxy.port).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    await schema.upgrade(engine)
-    created = await create_organisation(sql_storage(engine))("Acme")
-    await engine.dispose()
-    app = create_app(Settings(database_url=url), keyring=Keyring.parse(generate_key_spec()))
-    headers = {"Authorization": f"Bearer {created.api_key}"}
-    body = initialise_body(created.organisation.id)
-    try:
-        async with AsyncTestClient(app) as client:
-            assert (await client.get("/hubs", headers=headers)).status_code == 200  # key cached
-            proxy.cut()
-            answer = await client.post(
-                "/embed/h/connector/c/oauth2/initialise", json=body, headers=headers
-            )
-            assert answer.status_code == 503, answer.text
-            assert answer.json()["code"] == "storage_unavailable"
-    finally:
-        proxy.close()
+    app = create_app(
+        Settings(database_url=proxied_postgres.url), keyring=Keyring.parse(generate_key_spec())
+    )
+    headers = {"Authorization": f"Bearer {proxied_postgres.api_key}"}
+    body = initialise_body(proxied_postgres.organisation_id)
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/hubs", headers=headers)).status_code == 200  # key cached
+        proxied_postgres.proxy.cut()
+        answer = await client.post(
+            "/embed/h/connector/c/oauth2/initialise", json=body, headers=headers
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "storage_unavailable"
