@@ -44,6 +44,7 @@ from domain.model import (
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+Loader = Callable[[], Awaitable[V | None]]  # one row, read from the storage
 Tag = tuple[str, str]  # ("hub", id), ("connector", id), ("credential", id), ("connection", id)
 MAX_ENTRIES = 10_000
 
@@ -68,16 +69,17 @@ class CachedLookup(Generic[K, V]):
         self._tags_of = tags
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        # key -> (expiry, value, the load that produced it, reused to refresh it ahead)
+        self._entries: OrderedDict[K, tuple[float, V, Loader[V]]] = OrderedDict()
         self._keys_by_tag: dict[Tag, set[K]] = {}
         self._loading: dict[K, asyncio.Future[V | None]] = {}
         self._tag_invalidations = 0  # loads that overlap a tag invalidation are not stored
 
-    async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+    async def get(self, key: K, load: Loader[V]) -> V | None:
         """The cached value, or the result of one load shared by concurrent misses."""
-        return self.hit(key, load) or await self.load(key, load)
+        return self.hit(key) or await self.load(key, load)
 
-    def hit(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+    def hit(self, key: K) -> V | None:
         """The cached value while it lives, else ``None``; no await on the hot path.
 
         Past half its lifetime an entry is reloaded in the background while it is still
@@ -91,10 +93,10 @@ class CachedLookup(Generic[K, V]):
         if remaining <= 0:
             return None
         if remaining < self._ttl / 2 and key not in self._loading:
-            self._start_load(key, load)
+            self._start_load(key, entry[2])
         return entry[1]
 
-    async def load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+    async def load(self, key: K, load: Loader[V]) -> V | None:
         """Load the value, joining a load of the same key already under way."""
         pending = self._loading.get(key) or self._start_load(key, load)
         return await asyncio.shield(pending)
@@ -116,9 +118,7 @@ class CachedLookup(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _start_load(
-        self, key: K, load: Callable[[], Awaitable[V | None]]
-    ) -> asyncio.Future[V | None]:
+    def _start_load(self, key: K, load: Loader[V]) -> asyncio.Future[V | None]:
         pending = asyncio.ensure_future(load())
         self._loading[key] = pending
         started_at = self._tag_invalidations
@@ -133,14 +133,14 @@ class CachedLookup(Generic[K, V]):
             if value is None:
                 self._remove(key)  # deleted meanwhile
             elif self._tag_invalidations == started_at:
-                self._put(key, value)
+                self._put(key, value, load)
 
         pending.add_done_callback(settle)
         return pending
 
-    def _put(self, key: K, value: V) -> None:
+    def _put(self, key: K, value: V, load: Loader[V]) -> None:
         self._remove(key)
-        self._entries[key] = (self._clock() + self._ttl, value)
+        self._entries[key] = (self._clock() + self._ttl, value, load)
         for tag in self._tags_of(value):
             self._keys_by_tag.setdefault(tag, set()).add(key)
         while len(self._entries) > self._max:
@@ -216,8 +216,9 @@ class CachedApiKeys:
         await self._inner.add(api_key)
 
     async def organisation_for(self, key_hash: bytes) -> str | None:
-        load = partial(self._inner.organisation_for, key_hash)
-        return self._lookup.hit(key_hash, load) or await self._lookup.load(key_hash, load)
+        return self._lookup.hit(key_hash) or await self._lookup.load(
+            key_hash, partial(self._inner.organisation_for, key_hash)
+        )
 
     async def delete(self, key_hash: bytes) -> bool:
         deleted = await self._inner.delete(key_hash)
@@ -235,8 +236,10 @@ class CachedHubs:
         await self._inner.add(hub)
 
     async def get(self, organisation_id: str, hub_id: str) -> Hub | None:
-        key, load = (organisation_id, hub_id), partial(self._inner.get, organisation_id, hub_id)
-        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
+        key = (organisation_id, hub_id)
+        return self._lookup.hit(key) or await self._lookup.load(
+            key, partial(self._inner.get, organisation_id, hub_id)
+        )
 
     async def list(self, organisation_id: str) -> list[Hub]:
         return await self._inner.list(organisation_id)
@@ -257,8 +260,10 @@ class CachedConnectors:
         await self._inner.add(connector)
 
     async def get(self, hub_id: str, connector_id: str) -> Connector | None:
-        key, load = (hub_id, connector_id), partial(self._inner.get, hub_id, connector_id)
-        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
+        key = (hub_id, connector_id)
+        return self._lookup.hit(key) or await self._lookup.load(
+            key, partial(self._inner.get, hub_id, connector_id)
+        )
 
     async def list(self, hub_id: str) -> list[Connector]:
         return await self._inner.list(hub_id)
@@ -280,8 +285,9 @@ class CachedCredentials:
 
     async def get(self, organisation_id: str, credential_id: str) -> Credential | None:
         key = (organisation_id, credential_id)
-        load = partial(self._inner.get, organisation_id, credential_id)
-        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
+        return self._lookup.hit(key) or await self._lookup.load(
+            key, partial(self._inner.get, organisation_id, credential_id)
+        )
 
     async def list(self, organisation_id: str) -> list[Credential]:
         return await self._inner.list(organisation_id)
@@ -303,8 +309,9 @@ class CachedConnections:
 
     async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
         key = (organisation_id, connection_id)
-        load = partial(self._inner.get, organisation_id, connection_id)
-        return self._lookup.hit(key, load) or await self._lookup.load(key, load)
+        return self._lookup.hit(key) or await self._lookup.load(
+            key, partial(self._inner.get, organisation_id, connection_id)
+        )
 
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str

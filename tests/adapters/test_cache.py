@@ -121,15 +121,19 @@ async def test_draining_waits_for_background_loads() -> None:
     clock = Ticker()
     cache: CachedLookup[str, str] = CachedLookup(2.0, clock=clock)
     finished = asyncio.Event()
+    loads = 0
 
-    async def slow() -> str | None:
-        await asyncio.sleep(0.02)
-        finished.set()
-        return "fresh"
+    async def slow_after_the_first() -> str | None:
+        nonlocal loads
+        loads += 1
+        if loads > 1:
+            await asyncio.sleep(0.02)
+            finished.set()
+        return "value"
 
-    await cache.get("k", Source("old"))
+    await cache.get("k", slow_after_the_first)
     clock.now = 1.5
-    assert await cache.get("k", slow) == "old"  # a background reload starts
+    assert await cache.get("k", slow_after_the_first) == "value"  # a background reload starts
     assert not finished.is_set()
     await cache.drain()
     assert finished.is_set()
