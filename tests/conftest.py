@@ -100,3 +100,17 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     async with sql_engine(request.param, tmp_path) as engine:
         await schema.upgrade(engine)
         yield sql_storage(engine)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per reason for skipping, with how many tests it skipped (pytest's own `-rs`
+    would print a line per skipped PostgreSQL variant)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.line(f"{count} skipped: {reason}")

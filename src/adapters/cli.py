@@ -6,12 +6,14 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 
 from granian import Granian
 from granian.constants import Interfaces
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.composition.backends import open_backend
 from adapters.composition.keys import load_keyring
@@ -22,7 +24,9 @@ from adapters.observability import JsonFormatter, configure_logging
 from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
+from adapters.sql.errors import translated
 from adapters.version import VERSION
+from application.errors import StorageUnavailable
 from application.key_rotation import RotateEncryptionKeys
 from application.ports.storage import Storage
 from domain.errors import DomainError
@@ -41,17 +45,22 @@ async def prepare_schema(settings: Settings) -> None:
         return
     engine = create_engine(settings.database_url)
     try:
-        if is_sqlite(settings.database_url):
-            await schema.upgrade(engine)
-            return
-        current, head = await schema.current_revision(engine), schema.head_revision()
-        if current != head:
-            raise CommandError(
-                f"The database schema is at revision {current or 'none'}, this version needs "
-                f"{head}. Run `embed-oauth db upgrade` first."
-            )
+        with translated():
+            await _check_schema(engine, settings)
     finally:
         await engine.dispose()
+
+
+async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
+    if is_sqlite(settings.database_url):
+        await schema.upgrade(engine)
+        return
+    current, head = await schema.current_revision(engine), schema.head_revision()
+    if current != head:
+        raise CommandError(
+            f"The database schema is at revision {current or 'none'}, this version needs "
+            f"{head}. Run `embed-oauth db upgrade` first."
+        )
 
 
 async def upgrade_database(settings: Settings) -> None:
@@ -59,7 +68,8 @@ async def upgrade_database(settings: Settings) -> None:
         raise CommandError("The in-memory backend has no schema to upgrade.")
     engine = create_engine(settings.database_url)
     try:
-        await schema.upgrade(engine)
+        with translated():
+            await schema.upgrade(engine)
     finally:
         await engine.dispose()
 
@@ -117,7 +127,24 @@ async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
     return {"organisationId": created.organisation.id, "apiKey": created.api_key}
 
 
+def refuse_a_taken_port(host: str, port: int) -> None:
+    """granian listens with SO_REUSEPORT, so a second server on a taken port would start and
+    the kernel would split connections between the two. Binding without it first tells
+    (with SO_REUSEADDR, so that connections of a previous server still in TIME_WAIT, after
+    a restart, do not count; a listening socket still does)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc} (is another server "
+                "running there? choose another --port)"
+            ) from None
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    refuse_a_taken_port(host, port)
     asyncio.run(prepare_schema(settings))
     load_keyring(settings)  # create a development key once, before workers start
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -232,7 +259,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = "; ".join(f"{f.field} {f.message}" for f in exc.fields)
         print(f"embed-oauth: {exc.message} {detail}".strip(), file=sys.stderr)
         return 1
+    except StorageUnavailable as exc:
+        print(
+            f"embed-oauth: EMBED_OAUTH_DATABASE_URL: the database cannot be used "
+            f"({_reason(exc)}); check that its server runs and the database exists",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's wrapping."""
+    cause = exc.__cause__ or exc
+    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,10 +209,12 @@ class AccessLog:
 
 class RequestObserver:
     """Wraps the application's HTTP handling: a request id on every request and response,
-    one access log line, and the request metrics labelled by route template."""
+    one access log line, and the request metrics labelled by route template. Every response
+    also gets ``response_headers`` (the security headers every answer carries)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, response_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         self._app = app
+        self._response_headers = tuple(response_headers)
         self._metrics = _RequestMetrics()
         self._access_log = AccessLog()
         # Generated request ids: 8 random hex digits per process, then a counter. Unique
@@ -229,7 +232,7 @@ class RequestObserver:
         else:
             self._served += 1
             request_id = f"{self._prefix}{self._served & 0xFFFFFFFF:08x}"
-        request_id_header = (b"x-request-id", request_id.encode())
+        added = (*self._response_headers, (b"x-request-id", request_id.encode()))
         token = request_id_var.set(request_id)
         status = 500
         started = time.perf_counter()
@@ -238,7 +241,7 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         try:

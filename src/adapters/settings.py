@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from adapters.crypto.keyring import InvalidKeyring, Keyring
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_DEVELOPMENT_KEY_FILE = Path("var/development-encryption-keys")
@@ -66,9 +68,9 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError("EMBED_OAUTH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return cls(
-            database_url=get("EMBED_OAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=_database_url(get("EMBED_OAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL),
             public_url=public_url,
-            encryption_keys=get("EMBED_OAUTH_ENCRYPTION_KEYS"),
+            encryption_keys=_encryption_keys(get("EMBED_OAUTH_ENCRYPTION_KEYS")),
             development_key_file=Path(
                 get("EMBED_OAUTH_DEVELOPMENT_KEY_FILE") or DEFAULT_DEVELOPMENT_KEY_FILE
             ),
@@ -101,6 +103,53 @@ class Settings:
                 env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
             ),
         )
+
+
+# The async drivers this service runs on, and what a URL naming the plain backend should say.
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg://",
+    "postgres": "postgresql+asyncpg://",
+    "sqlite": "sqlite+aiosqlite:///",
+}
+
+
+def _database_url(url: str) -> str:
+    """A URL the async engine can use; a common slip gets a one-line fix."""
+    if url == MEMORY_DATABASE_URL:
+        return url
+    scheme, separator, _ = url.partition("://")
+    if not separator:
+        raise SettingsError(
+            "EMBED_OAUTH_DATABASE_URL must be a database URL such as "
+            "sqlite+aiosqlite:///./var/embed-oauth.sqlite3 or "
+            "postgresql+asyncpg://user@host/database"
+        )
+    backend, _, driver = scheme.partition("+")
+    if backend in _ASYNC_DRIVERS and not driver:
+        written = f"{scheme}://" + ("/" if backend == "sqlite" else "")
+        raise SettingsError(
+            "EMBED_OAUTH_DATABASE_URL names no async driver: write "
+            f"{_ASYNC_DRIVERS[backend]} instead of {written}"
+        )
+    if (backend, driver) not in (("postgresql", "asyncpg"), ("sqlite", "aiosqlite")):
+        raise SettingsError(
+            "EMBED_OAUTH_DATABASE_URL must start with sqlite+aiosqlite:/// or "
+            "postgresql+asyncpg://, or be memory://"
+        )
+    return url
+
+
+def _encryption_keys(spec: str | None) -> str | None:
+    """Checked here so that a malformed value stops every command with one line."""
+    if spec is not None:
+        try:
+            Keyring.parse(spec)
+        except InvalidKeyring as exc:
+            raise SettingsError(
+                f"EMBED_OAUTH_ENCRYPTION_KEYS is not valid: {exc} "
+                "(`embed-oauth keys generate` prints a valid entry)"
+            ) from None
+    return spec
 
 
 MIN_METRICS_TOKEN_LENGTH = 16

@@ -1,9 +1,11 @@
 """Configuration from the environment, and the embed-oauth command."""
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from adapters import cli
 from adapters.composition.backends import open_backend
@@ -11,7 +13,8 @@ from adapters.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine
 from application.organisations import AuthenticateApiKey
-from tests.conftest import needs_postgres
+from tests.conftest import POSTGRES_URL, needs_postgres
+from tests.support.processes import free_port
 
 
 def test_defaults_match_the_documentation() -> None:
@@ -146,3 +149,71 @@ async def test_sqlite_is_migrated_on_start(tmp_path: Path) -> None:
         assert await schema.current_revision(engine) == schema.head_revision()
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("postgresql://postgres@127.0.0.1/test", "postgresql+asyncpg://"),
+        ("postgres://postgres@127.0.0.1/test", "postgresql+asyncpg://"),
+        ("sqlite:///./var/x.sqlite3", "sqlite+aiosqlite:///"),
+        ("mysql://root@127.0.0.1/test", "postgresql+asyncpg://"),
+        ("./var/x.sqlite3", "sqlite+aiosqlite:///"),
+    ],
+)
+def test_a_mistaken_database_url_names_the_variable_and_the_fix(url: str, fix: str) -> None:
+    with pytest.raises(SettingsError, match="EMBED_OAUTH_DATABASE_URL") as refused:
+        Settings.from_env({"EMBED_OAUTH_DATABASE_URL": url})
+    assert fix in str(refused.value)
+    assert "postgres@" not in str(refused.value)  # a URL's credentials are never echoed
+
+
+@pytest.mark.parametrize("keys", ["nonsense", "k1:short", "k1:" + "A" * 43 + ",k1:" + "A" * 43])
+def test_malformed_encryption_keys_stop_every_command_with_one_line(
+    keys: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EMBED_OAUTH_ENCRYPTION_KEYS", keys)
+    assert cli.main(["db", "upgrade"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("embed-oauth: EMBED_OAUTH_ENCRYPTION_KEYS is not valid")
+    assert len(error.strip().splitlines()) == 1
+    assert "Traceback" not in error
+
+
+def test_a_database_server_that_does_not_answer_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nobody = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test"
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", nobody)
+    assert cli.main(["db", "upgrade"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("embed-oauth: EMBED_OAUTH_DATABASE_URL: the database cannot be used")
+    assert len(error.strip().splitlines()) == 1
+
+
+@needs_postgres
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = make_url(POSTGRES_URL).set(database="no_such_database_here")
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", missing.render_as_string(hide_password=False))
+    assert cli.main(["db", "upgrade"]) == 1
+    error = capsys.readouterr().err
+    assert "EMBED_OAUTH_DATABASE_URL" in error
+    assert "no_such_database_here" in error  # the server's own words: it does not exist
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_serve_refuses_a_port_that_is_already_in_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port)]) == 1
+    error = capsys.readouterr().err
+    assert f"Cannot listen on 127.0.0.1:{port}" in error
+    assert not (tmp_path / "x.db").exists()  # refused before anything else happened

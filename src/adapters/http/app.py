@@ -131,5 +131,16 @@ def http_app(
     )
     route_path_parameters_to_asgi_handlers(app)
     document(app, _LEAN_OPERATIONS)
-    app.asgi_handler = RequestObserver(app.asgi_handler)
+    app.asgi_handler = RequestObserver(app.asgi_handler, security_headers(settings))
     return app
+
+
+HSTS_SECONDS = 2 * 365 * 24 * 3600
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """On every response: no MIME sniffing; with an https public URL, HSTS (two years)."""
+    headers = [(b"x-content-type-options", b"nosniff")]
+    if settings.public_url.startswith("https://"):
+        headers.append((b"strict-transport-security", f"max-age={HSTS_SECONDS}".encode()))
+    return headers

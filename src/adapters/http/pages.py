@@ -14,7 +14,6 @@ def page_headers(nonce: str, connect_self: bool = False) -> dict[str, str]:
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
         "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Content-Security-Policy": (
             f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}';{connect} "

@@ -14,6 +14,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from application.errors import DuplicateKey, StorageUnavailable
 
+# PostgreSQL SQLSTATE classes that mean "no usable database here", not a bad statement:
+# 08 connection exception, 28 invalid authorization, 3D invalid catalog (no such database),
+# 53 insufficient resources, 57 operator intervention (shutting down, cannot connect now).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "28", "3D", "53", "57")
+
+
+def _unavailable(orig: BaseException | None) -> bool:
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return isinstance(code, str) and code[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
 
 @contextmanager
 def translated(still_referenced: type[Exception] | None = None) -> Iterator[None]:
@@ -30,7 +40,7 @@ def translated(still_referenced: type[Exception] | None = None) -> Iterator[None
     except (OperationalError, InterfaceError, PoolTimeout) as exc:
         raise StorageUnavailable(type(getattr(exc, "orig", None) or exc).__name__) from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or _unavailable(exc.orig):
             raise StorageUnavailable(type(exc.orig).__name__) from exc
         raise
     except OSError as exc:  # the driver could not reach the server (refused, reset, timed out)

@@ -159,3 +159,26 @@ async def test_metrics_can_require_a_bearer_token() -> None:
         allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert allowed.status_code == 200
         assert "embed_oauth_http_requests_total" in allowed.text
+
+
+async def test_every_response_says_nosniff_and_https_adds_hsts(api: Api) -> None:
+    """The api fixture's public URL is https."""
+    for answer in (
+        await api.client.get("/health/live"),
+        await api.get("/credentials"),
+        await api.get("/no/such/route"),
+        await api.client.get("/oauth2/callback"),
+        await api.post("/embed/x/connector/y/oauth2/initialise", {}),
+    ):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert answer.headers["strict-transport-security"] == "max-age=63072000"
+
+
+async def test_no_hsts_on_a_plain_http_public_url() -> None:
+    settings = Settings(database_url="memory://", public_url="http://127.0.0.1:8000")
+    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    async with AsyncTestClient(app) as client:
+        answer = await client.get("/health/live")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in answer.headers
