@@ -9,6 +9,7 @@ ceiling as the median over rounds, and the peak resident memory of the service's
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import secrets
@@ -344,6 +345,7 @@ def run_refresh_scenario(wrk: str, workdir: Path, keys: str, duration: int) -> R
     tokens, revoking the grant on reuse): the provider should see one refresh per half
     lifetime (the effective margin), whatever the load."""
     lifetime = 4
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the provider's request lines
     database_url = f"sqlite+aiosqlite:///{workdir / 'refresh.sqlite3'}"
     seeded = asyncio.run(prepare(database_url, keys, 0, 0))
     running = RunningProvider()
