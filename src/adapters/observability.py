@@ -222,6 +222,9 @@ class RequestObserver:
         self._prefix = secrets.token_hex(4)
         self._served = 0
 
+    async def flush(self) -> None:
+        self._access_log.flush()
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)

@@ -131,7 +131,9 @@ def http_app(
     )
     route_path_parameters_to_asgi_handlers(app)
     document(app, _LEAN_OPERATIONS)
-    app.asgi_handler = RequestObserver(app.asgi_handler, security_headers(settings))
+    observer = RequestObserver(app.asgi_handler, security_headers(settings))
+    app.asgi_handler = observer
+    app.on_shutdown.append(observer.flush)  # the access-log lines of the last turn
     return app
 
 

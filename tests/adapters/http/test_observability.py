@@ -35,6 +35,13 @@ def access_lines(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if '"embed_oauth.access"' in line]
 
 
+async def written_after_this_turn(capsys: pytest.CaptureFixture[str]) -> str:
+    """Standard error once the event loop has turned: the access log writes the lines of
+    one turn together, at its end."""
+    await asyncio.sleep(0.05)
+    return capsys.readouterr().err
+
+
 async def test_access_log_is_one_json_line_per_request_and_never_contains_the_query(
     api: Api, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -45,7 +52,7 @@ async def test_access_log_is_one_json_line_per_request_and_never_contains_the_qu
         params={"code": "secret-code-123", "state": "secret-state"},
         headers={"X-Request-ID": "req-1"},
     )
-    captured = capsys.readouterr().err
+    captured = await written_after_this_turn(capsys)
     (line,) = access_lines(captured)
     assert line["request_id"] == "req-1"
     assert line["level"] == "info"
@@ -65,7 +72,7 @@ async def test_access_log_follows_the_log_level(
     caplog.set_level(logging.WARNING, logger="embed_oauth.access")
     capsys.readouterr()
     await api.client.get("/health/live")
-    assert access_lines(capsys.readouterr().err) == []
+    assert access_lines(await written_after_this_turn(capsys)) == []
 
 
 async def test_invented_methods_do_not_grow_the_metrics(api: Api) -> None:
