@@ -29,7 +29,7 @@ _JSON_HEADERS = ((b"content-type", b"application/json"),)
 
 
 def require_method(scope: Scope, method: str) -> None:
-    if scope["method"] != method:  # type: ignore[typeddict-item]
+    if scope.get("method") != method:
         raise MethodNotAllowedException(headers={"Allow": method})
 
 
