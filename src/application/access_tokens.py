@@ -123,14 +123,14 @@ class GetAccessToken:
             now = self._clock.now()
             if await self._locks.acquire(connection_id, holder, now, now + self._policy.lease):
                 try:
-                    return await self._refresh(organisation_id, connection_id)
+                    locked = await self._usable(organisation_id, connection_id, fresh=True)
+                    return await self._refresh(organisation_id, locked)
                 finally:
                     await self._locks.release(connection_id, holder)
             await self._sleep(self._policy.poll.total_seconds())
             connection = await self._usable(organisation_id, connection_id, fresh=True)
-            if not self._due(connection):
+            if not self._due(connection) or self._held_back(connection):
                 return self._current(connection)
-            self._check_backoff(connection)
             if self._clock.now() >= deadline:
                 raise RefreshInProgress("Another request is still refreshing this connection.")
 
@@ -145,7 +145,7 @@ class GetAccessToken:
             before = await self._usable(organisation_id, connection_id, fresh=True)
             if not self._due(before):
                 return False
-            await self._refresh(organisation_id, connection_id)
+            await self._refresh(organisation_id, before)
             after = await self._usable(organisation_id, connection_id, fresh=True)
             return after.health.version != before.health.version
         finally:
@@ -163,18 +163,13 @@ class GetAccessToken:
     def _held_back(self, connection: Connection) -> bool:
         """Refreshing is held back after failures: ``True`` while the token still serves,
         ``RefreshBackingOff`` once it has expired."""
-        not_before = connection.health.not_before
-        if not_before is None or self._clock.now() >= not_before:
-            return False
-        self._check_backoff(connection)
-        return True
-
-    def _check_backoff(self, connection: Connection) -> None:
-        """Raise while refreshing is held back and the token has expired."""
         now = self._clock.now()
         not_before = connection.health.not_before
-        if not_before is not None and now < not_before and not self._still_valid(connection, now):
+        if not_before is None or now >= not_before:
+            return False
+        if not self._still_valid(connection, now):
             raise RefreshBackingOff(math.ceil((not_before - now).total_seconds()))
+        return True
 
     async def _usable(
         self, organisation_id: str, connection_id: str, *, fresh: bool = False
@@ -198,16 +193,11 @@ class GetAccessToken:
             scopes=tokens.scopes,
         )
 
-    async def _refresh(self, organisation_id: str, connection_id: str) -> AccessToken:
-        """Under the lock."""
-        connection = await self._usable(organisation_id, connection_id, fresh=True)
-        if not self._due(connection):
-            return self._current(connection)  # refreshed meanwhile
+    async def _refresh(self, organisation_id: str, connection: Connection) -> AccessToken:
+        """Under the lock, with ``connection`` as read after taking it."""
+        if not self._due(connection) or self._held_back(connection):
+            return self._current(connection)  # refreshed meanwhile, or held back but valid
         now = self._clock.now()
-        not_before = connection.health.not_before
-        if not_before is not None and now < not_before:
-            self._check_backoff(connection)
-            return self._current(connection)  # held back, but still valid
         stored = connection.tokens
         if stored.sealed_refresh_token is None:
             if self._still_valid(connection, now):
@@ -253,22 +243,19 @@ class GetAccessToken:
             connection.id, sealed, expected_version=connection.health.version, refreshed_at=now
         )
         if not written:  # fenced out: a later holder refreshed meanwhile, and its tokens stand
-            return self._current(await self._usable(organisation_id, connection_id, fresh=True))
+            return self._current(await self._usable(organisation_id, connection.id, fresh=True))
         return AccessToken(tokens.access_token, tokens.token_type, tokens.expires_at, tokens.scopes)
 
     async def _refused(
         self, organisation_id: str, connection: Connection, refusal: ProviderRejected
     ) -> AccessToken:
-        """``invalid_grant``: believed only if it was about the tokens still stored."""
-        latest = await self._usable(organisation_id, connection.id, fresh=True)
-        if (
-            latest.health.version == connection.health.version
-            and await self._connections.set_status(
-                connection.id,
-                ConnectionStatus.REAUTHORISATION_REQUIRED,
-                INVALID_GRANT,
-                expected_version=connection.health.version,
-            )
+        """``invalid_grant``: believed only if it was about the tokens still stored, which the
+        status write checks itself (it applies only to the token version the refresh read)."""
+        if await self._connections.set_status(
+            connection.id,
+            ConnectionStatus.REAUTHORISATION_REQUIRED,
+            INVALID_GRANT,
+            expected_version=connection.health.version,
         ):
             raise ReauthorisationRequired(INVALID_GRANT) from refusal
         return self._current(await self._usable(organisation_id, connection.id, fresh=True))
