@@ -308,7 +308,7 @@ class RefreshResult:
 def connect_through_the_api(base: str, seeded: Seeded, provider: Provider) -> str:
     """A connection at the test provider, made as a product would: credential, hub,
     connector, initialise, consent, code exchange. Returns its id."""
-    oauth_client = provider.register(f"{base}/oauth2/callback")
+    oauth_client = provider.register(f"{base}/oauth2/callback/{seeded.organisation_id}")
     headers = {"Authorization": f"Bearer {seeded.api_key}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
         credential = api.post(
@@ -331,7 +331,7 @@ def connect_through_the_api(base: str, seeded: Seeded, provider: Provider) -> st
                 "credential": {"id": credential["id"], "organisationId": seeded.organisation_id},
             },
         ).json()["url"]
-        returned = consent(url, "allow", f"{base}/oauth2/callback")
+        returned = consent(url, "allow")
         created = api.post(
             f"/hubs/{seeded.hub_id}/users/bench-refresh/connections",
             json={"connectorId": connector["id"], **returned},

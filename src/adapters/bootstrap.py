@@ -12,9 +12,11 @@ from adapters.composition.backends import Backend, open_backend
 from adapters.composition.jobs import every
 from adapters.composition.keys import keyring_reloader, load_keyring
 from adapters.composition.services import build_services, refresh_policy
+from adapters.crypto.end_user_jwt import PemPublicKeyReader, PyJwtEndUserTokenVerifier
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
+from adapters.crypto.token_hash import HmacTokenHasher
 from adapters.http.app import http_app
 from adapters.observability import InstrumentedTokenEndpoint
 from adapters.settings import Settings
@@ -24,6 +26,7 @@ from application.keep_alive import RefreshIdleConnections
 from application.maintenance import PurgeExpired
 from application.ports.provider import TokenEndpoint
 from application.ports.system import Clock, RandomSource
+from domain.end_user_tokens import JWT_CLOCK_LEEWAY
 
 
 def create_app(
@@ -54,8 +57,16 @@ def create_app(
         clock=clock,
         random=random or SecureRandom(),
         token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
+        end_user_tokens=PyJwtEndUserTokenVerifier(JWT_CLOCK_LEEWAY),
+        public_keys=PemPublicKeyReader(),
+        token_hasher=HmacTokenHasher(keyring),
     )
-    purge = PurgeExpired(backend.storage.used_states, backend.storage.refresh_locks, clock)
+    purge = PurgeExpired(
+        backend.storage.used_states,
+        backend.storage.refresh_locks,
+        backend.storage.connect_sessions,
+        clock,
+    )
     jobs = [every(settings.cleanup_interval, "purged expired rows", purge)]
     if settings.refresh_job:
         keep_alive = RefreshIdleConnections(

@@ -30,6 +30,7 @@ from application.ports.storage import (
     ConnectorRepository,
     CredentialRepository,
     HubRepository,
+    SigningKeyRepository,
     Storage,
 )
 from domain.model import (
@@ -40,6 +41,7 @@ from domain.model import (
     Connector,
     Credential,
     Hub,
+    SigningKey,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -337,6 +339,13 @@ class CachedConnections:
         self._group.invalidate_tag(("connection", connection_id))
         return written
 
+    async def reauthorise(
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+    ) -> bool:
+        written = await self._inner.reauthorise(connection_id, credential_id, tokens)
+        self._group.invalidate_tag(("connection", connection_id))
+        return written
+
     async def record_refresh_failure(
         self, connection_id: str, *, failures: int, not_before: datetime
     ) -> None:
@@ -365,6 +374,38 @@ class CachedConnections:
         return await self._inner.due_for_refresh(expiring_before, now, limit)
 
 
+def _signing_key_tags(key: SigningKey) -> tuple[Tag, ...]:
+    return (("signing_key", key.id),)
+
+
+class CachedSigningKeys:
+    """Caches the lookup by ``kid`` that every end-user JWT makes."""
+
+    def __init__(self, inner: SigningKeyRepository, group: CacheGroup) -> None:
+        self._inner = inner
+        self._group = group
+        self._lookup: CachedLookup[str, SigningKey] = group.lookup(_signing_key_tags)
+
+    async def add(self, key: SigningKey) -> None:
+        await self._inner.add(key)
+
+    async def get(self, organisation_id: str, key_id: str) -> SigningKey | None:
+        return await self._inner.get(organisation_id, key_id)
+
+    async def find(self, key_id: str) -> SigningKey | None:
+        return self._lookup.hit(key_id) or await self._lookup.load(
+            key_id, partial(self._inner.find, key_id)
+        )
+
+    async def list(self, organisation_id: str) -> list[SigningKey]:
+        return await self._inner.list(organisation_id)
+
+    async def delete(self, organisation_id: str, key_id: str) -> bool:
+        deleted = await self._inner.delete(organisation_id, key_id)
+        self._group.invalidate_tag(("signing_key", key_id))
+        return deleted
+
+
 def cached_storage(storage: Storage, group: CacheGroup) -> Storage:
     """The storage with the hot-path reads cached (``group.ttl`` of 0 turns caching off)."""
     if group.ttl <= 0:
@@ -376,4 +417,5 @@ def cached_storage(storage: Storage, group: CacheGroup) -> Storage:
         connectors=CachedConnectors(storage.connectors, group),
         credentials=CachedCredentials(storage.credentials, group),
         connections=CachedConnections(storage.connections, group),
+        signing_keys=CachedSigningKeys(storage.signing_keys, group),
     )

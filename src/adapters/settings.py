@@ -7,12 +7,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from adapters.crypto.keyring import InvalidKeyring, Keyring
+from domain.redirect_uri import CALLBACK_PATH
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_DEVELOPMENT_KEY_FILE = Path("var/development-encryption-keys")
 MEMORY_DATABASE_URL = "memory://"
-CALLBACK_PATH = "/oauth2/callback"
 
 
 class SettingsError(ValueError):
@@ -41,7 +41,8 @@ class Settings:
     refresh_job_interval: timedelta = timedelta(seconds=60)
 
     @property
-    def redirect_uri(self) -> str:
+    def callback_url(self) -> str:
+        """Each organisation's ``redirect_uri`` is this followed by ``/{organisation_id}``."""
         return self.public_url + CALLBACK_PATH
 
     @classmethod

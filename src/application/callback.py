@@ -8,6 +8,7 @@ from application.states import InvalidState, RedeemState
 
 @dataclass(frozen=True, slots=True)
 class CallbackParams:
+    organisation_id: str  # from the redirect URI's path
     state: str | None
     code: str | None = None
     iss: str | None = None
@@ -30,8 +31,10 @@ class CallbackResult:
 class HandleCallback:
     """Check an authorization response without consuming its state.
 
-    Rules: the state must be one we issued, unexpired and unused, for a hub and connector that
-    still exist; with an issuer configured on the connector, ``iss`` must match (RFC 9207),
+    Rules: the state must be one we issued, unexpired and unused, to the organisation whose
+    redirect URI the provider called (else a provider holding that organisation's redirect
+    URI could have its code handed to another organisation's page), for a hub and connector
+    that still exist; with an issuer configured on the connector, ``iss`` must match (RFC 9207),
     or the response is treated as a possible mix-up attack and its code is never passed on.
     A provider error (RFC 6749 §4.1.2.1) is passed on to the embedding page as such.
     """
@@ -51,6 +54,10 @@ class HandleCallback:
         except InvalidState as exc:
             return CallbackResult(False, f"{exc.message} Start the connection again.")
         claims = opened.claims
+        if claims.organisation_id != params.organisation_id:
+            return CallbackResult(
+                False, "This response was sent to another organisation's redirect URI."
+            )
         hub = await self._hubs.get(claims.organisation_id, claims.hub_id)
         connector = await self._connectors.get(claims.hub_id, claims.connector_id) if hub else None
         if hub is None or connector is None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.callers import Caller, check_connector, check_hub, check_user, sees_connection
 from application.errors import NotFound
 from application.identity import new_id
 from application.ports.crypto import SecretCipher
@@ -15,12 +16,12 @@ from application.ports.storage import (
 from application.ports.system import Clock, RandomSource
 from application.states import InvalidState, RedeemState, StateScope
 from application.token_grants import obtain_tokens, token_request
-from application.validation import MAX_NAME_LENGTH
+from application.validation import MAX_NAME_LENGTH, check_user_id
 from domain.errors import FieldErrors
 from domain.model import Connection, ConnectionStatus, ConnectionTokens, Hub
+from domain.redirect_uri import redirect_uri
 from domain.tokens import TokenSet
 
-MAX_USER_ID_LENGTH = 256
 MAX_CODE_LENGTH = 4096
 
 
@@ -57,14 +58,9 @@ def seal_tokens(
     )
 
 
-def check_user_id(errors: FieldErrors, user_id: str) -> None:
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
-        errors.add("user_id", f"must be 1 to {MAX_USER_ID_LENGTH} printable characters")
-
-
 @dataclass(frozen=True, slots=True)
 class NewConnection:
-    organisation_id: str
+    caller: Caller
     hub_id: str
     user_id: str
     connector_id: str
@@ -77,15 +73,19 @@ class CreateConnection:
     """Exchange an authorization code for tokens and store them as a connection.
 
     Rules, in order:
-    - the hub is the caller's organisation's and the connector is that hub's (404);
-    - the state was issued for this organisation, hub and connector, is unexpired, and is
-      consumed here atomically, so a second use fails even when requests race;
+    - the hub is the caller's organisation's and the connector is that hub's (404); an end
+      user creates connections only in their own hub (404) and for themselves (403);
+    - the state was issued for this organisation, hub and connector, and for this end user
+      when it names one, is unexpired, and is consumed here atomically, so a second use
+      fails even when requests race;
     - the credential is read fresh (a deleted one stops working at once) and must still have
       the client ID, and we the redirect URI, that the state was issued for;
     - the code is exchanged with the decrypted secret, the same redirect URI and the PKCE
       verifier; a refusal is a 400 carrying the provider's error, a failure a 502 or 504;
     - only a complete connection is stored, with its tokens encrypted; the end user is
-      created on first use.
+      created on first use;
+    - a state that re-authorises a connection replaces that connection's tokens in place
+      (same id, status active); if it was deleted meanwhile, nothing is stored (404).
     """
 
     def __init__(
@@ -100,7 +100,7 @@ class CreateConnection:
         token_endpoint: TokenEndpoint,
         clock: Clock,
         random: RandomSource,
-        redirect_uri: str,
+        callback_url: str,
     ) -> None:
         self._hubs = hubs
         self._connectors = connectors
@@ -111,7 +111,7 @@ class CreateConnection:
         self._token_endpoint = token_endpoint
         self._clock = clock
         self._random = random
-        self._redirect_uri = redirect_uri
+        self._callback_url = callback_url
 
     async def __call__(self, new: NewConnection) -> Connection:
         errors = FieldErrors()
@@ -129,26 +129,32 @@ class CreateConnection:
             errors.add("name", f"must be at most {MAX_NAME_LENGTH} printable characters")
         errors.raise_if_any()
 
-        hub = await self._hubs.get(new.organisation_id, new.hub_id)
+        caller = new.caller
+        organisation_id = caller.organisation_id
+        check_hub(caller, new.hub_id)
+        check_user(caller, new.user_id)
+        hub = await self._hubs.get(organisation_id, new.hub_id)
         if hub is None:
             raise NotFound("hub")
+        check_connector(caller, new.connector_id)
         connector = await self._connectors.get(hub.id, new.connector_id)
         if connector is None:
             raise NotFound("connector", field="connectorId")
         opened = await self._states.redeem(
-            new.state, StateScope(new.organisation_id, hub.id, connector.id)
+            new.state, StateScope(organisation_id, hub.id, connector.id, new.user_id)
         )
         claims = opened.claims
-        credential = await self._credentials.get(new.organisation_id, claims.credential_id)
+        credential = await self._credentials.get(organisation_id, claims.credential_id)
         if credential is None:
             raise NotFound("credential")
-        if not claims.is_bound_to(credential.client_id, self._redirect_uri):
+        redirect = redirect_uri(self._callback_url, organisation_id)
+        if not claims.is_bound_to(credential.client_id, redirect):
             raise InvalidState("issued for another client ID or redirect URI")
 
         form = [
             ("grant_type", "authorization_code"),
             ("code", new.code),
-            ("redirect_uri", self._redirect_uri),
+            ("redirect_uri", redirect),
         ]
         if connector.pkce:
             form.append(("code_verifier", opened.pkce_verifier))
@@ -159,10 +165,14 @@ class CreateConnection:
             separator=connector.scope_separator,
             now=self._clock.now(),
         )
+        if claims.connection_id is not None:
+            return await self._reauthorise(
+                claims.connection_id, organisation_id, credential.id, tokens
+            )
         connection_id, now = new_id(self._clock, self._random)
         connection = Connection(
             id=connection_id,
-            organisation_id=new.organisation_id,
+            organisation_id=organisation_id,
             hub_id=hub.id,
             user_id=new.user_id,
             connector_id=connector.id,
@@ -175,8 +185,22 @@ class CreateConnection:
         await self._connections.add(connection)
         return connection
 
+    async def _reauthorise(
+        self, connection_id: str, organisation_id: str, credential_id: str, tokens: TokenSet
+    ) -> Connection:
+        sealed = seal_tokens(self._cipher, connection_id, tokens)
+        if not await self._connections.reauthorise(connection_id, credential_id, sealed):
+            raise NotFound("connection")
+        connection = await self._connections.get(organisation_id, connection_id)
+        if connection is None:
+            raise NotFound("connection")
+        return connection
+
 
 class ManageConnections:
+    """Reading, listing and deleting connections. An end user sees only their own, in their
+    own hub: anyone else's is not found for them."""
+
     def __init__(self, hubs: HubRepository, connections: ConnectionRepository) -> None:
         self._hubs = hubs
         self._connections = connections
@@ -187,18 +211,20 @@ class ManageConnections:
             raise NotFound("hub")
         return hub
 
-    async def list_for_user(
-        self, organisation_id: str, hub_id: str, user_id: str
-    ) -> list[Connection]:
-        hub = await self._hub(organisation_id, hub_id)
-        return await self._connections.list_for_user(organisation_id, hub.id, user_id)
+    async def list_for_user(self, caller: Caller, hub_id: str, user_id: str) -> list[Connection]:
+        check_hub(caller, hub_id)
+        check_user(caller, user_id)
+        hub = await self._hub(caller.organisation_id, hub_id)
+        return await self._connections.list_for_user(caller.organisation_id, hub.id, user_id)
 
-    async def get(self, organisation_id: str, connection_id: str) -> Connection:
-        connection = await self._connections.get(organisation_id, connection_id)
-        if connection is None:
+    async def get(self, caller: Caller, connection_id: str) -> Connection:
+        connection = await self._connections.get(caller.organisation_id, connection_id)
+        if connection is None or not sees_connection(caller, connection.hub_id, connection.user_id):
             raise NotFound("connection")
         return connection
 
-    async def delete(self, organisation_id: str, connection_id: str) -> None:
-        if not await self._connections.delete(organisation_id, connection_id):
+    async def delete(self, caller: Caller, connection_id: str) -> None:
+        if caller.end_user is not None:
+            await self.get(caller, connection_id)
+        if not await self._connections.delete(caller.organisation_id, connection_id):
             raise NotFound("connection")

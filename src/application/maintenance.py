@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.ports.storage import RefreshLock, UsedStateRepository
+from application.ports.storage import ConnectSessionRepository, RefreshLock, UsedStateRepository
 from application.ports.system import Clock
 
 
@@ -10,16 +10,25 @@ from application.ports.system import Clock
 class Purged:
     used_states: int
     refresh_locks: int
+    connect_sessions: int
 
 
 class PurgeExpired:
     """Delete used-state records past their state's expiry (such a state is refused as
-    expired anyway) and refresh locks whose lease has run out. Each delete is idempotent and
-    keyed on time alone, so every instance may run this at once."""
+    expired anyway), refresh locks whose lease has run out, and expired connect sessions.
+    Each delete is idempotent and keyed on time alone, so every instance may run this at
+    once."""
 
-    def __init__(self, used_states: UsedStateRepository, locks: RefreshLock, clock: Clock) -> None:
+    def __init__(
+        self,
+        used_states: UsedStateRepository,
+        locks: RefreshLock,
+        sessions: ConnectSessionRepository,
+        clock: Clock,
+    ) -> None:
         self._used_states = used_states
         self._locks = locks
+        self._sessions = sessions
         self._clock = clock
 
     async def __call__(self) -> Purged:
@@ -27,4 +36,5 @@ class PurgeExpired:
         return Purged(
             used_states=await self._used_states.delete_expired(now),
             refresh_locks=await self._locks.delete_expired(now),
+            connect_sessions=await self._sessions.delete_expired(now),
         )

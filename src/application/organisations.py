@@ -10,6 +10,7 @@ from application.validation import check_name
 from domain.api_keys import KEY_BYTES, format_api_key, hash_api_key
 from domain.errors import FieldErrors
 from domain.model import ApiKey, Organisation
+from domain.redirect_uri import redirect_uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +95,23 @@ class AuthenticateApiKey:
         if organisation_id is None:
             raise Unauthenticated("The API key is not valid.")
         return organisation_id
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationProfile:
+    organisation: Organisation
+    redirect_uri: str  # what to register with every provider
+
+
+class ReadOrganisation:
+    """The caller's organisation, with the redirect URI its providers must know."""
+
+    def __init__(self, organisations: OrganisationRepository, callback_url: str) -> None:
+        self._organisations = organisations
+        self._callback_url = callback_url
+
+    async def __call__(self, organisation_id: str) -> OrganisationProfile:
+        organisation = await self._organisations.get(organisation_id)
+        if organisation is None:
+            raise NotFound("organisation")
+        return OrganisationProfile(organisation, redirect_uri(self._callback_url, organisation.id))

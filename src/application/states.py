@@ -24,14 +24,16 @@ class StateScope:
     organisation_id: str
     hub_id: str
     connector_id: str
+    user_id: str
 
 
 class RedeemState:
     """Check a state and mark it used, atomically, so that it can succeed only once.
 
     A state is refused when it was not issued by this service (or was tampered with), when
-    it was issued for another organisation, hub or connector, when it has expired, and when
-    it was used before, even by a request racing this one.
+    it was issued for another organisation, hub or connector, or bound to another end user,
+    when it has expired, and when it was used before, even by a request racing this one. A
+    refused state is not consumed.
     """
 
     def __init__(self, sealer: StateSealer, used_states: UsedStateRepository, clock: Clock) -> None:
@@ -58,6 +60,8 @@ class RedeemState:
         issued_for = (claims.organisation_id, claims.hub_id, claims.connector_id)
         if issued_for != (scope.organisation_id, scope.hub_id, scope.connector_id):
             raise InvalidState("unknown")
+        if not claims.admits_user(scope.user_id):
+            raise InvalidState("issued for another user")
         if claims.is_expired(self._clock.now()):
             raise InvalidState("expired")
         if not await self._used.mark_used(claims.state_id, claims.expires_at):

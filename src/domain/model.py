@@ -126,3 +126,38 @@ class Connection:
     created_at: datetime
     health: RefreshHealth = RefreshHealth()
     status_reason: str | None = None
+
+
+class SigningAlgorithm(StrEnum):
+    """The JWS algorithm of an end-user signing key, fixed by the key's type: a token must
+    use exactly this one (RFC 8725 §3.1)."""
+
+    RS256 = "RS256"
+    ES256 = "ES256"
+    EDDSA = "EdDSA"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A public key an organisation signs its end users' JWTs with (``kid`` = ``id``)."""
+
+    id: str
+    organisation_id: str
+    name: str
+    algorithm: SigningAlgorithm
+    public_key: str  # PEM SubjectPublicKeyInfo
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectSession:
+    """A short-lived end-user token made with the API key; stored as a keyed hash only.
+    ``connector_ids``: the connectors it is limited to, or ``None`` for all."""
+
+    token_hash: bytes
+    organisation_id: str
+    hub_id: str
+    user_id: str
+    connector_ids: tuple[str, ...] | None
+    expires_at: datetime
+    created_at: datetime

@@ -24,7 +24,7 @@ def test_defaults_match_the_documentation() -> None:
         == DEFAULT_DATABASE_URL
         == "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
     )
-    assert settings.redirect_uri == "http://127.0.0.1:8000/oauth2/callback"
+    assert settings.callback_url == "http://127.0.0.1:8000/oauth2/callback"
     assert settings.state_lifetime.total_seconds() == 600
     assert settings.encryption_keys is None
 
@@ -37,7 +37,7 @@ def test_environment_overrides_and_trailing_slash_is_dropped() -> None:
             "EMBED_OAUTH_DATABASE_URL": "memory://",
         }
     )
-    assert settings.redirect_uri == "https://connect.example.org/oauth2/callback"
+    assert settings.callback_url == "https://connect.example.org/oauth2/callback"
     assert settings.state_lifetime.total_seconds() == 120
     assert settings.database_url == "memory://"
 

@@ -7,6 +7,9 @@ import pytest
 
 from adapters.cache import CacheGroup
 from adapters.composition.services import build_services, create_organisation
+from adapters.crypto.end_user_jwt import PemPublicKeyReader, PyJwtEndUserTokenVerifier
+from adapters.crypto.keyring import Keyring
+from adapters.crypto.token_hash import HmacTokenHasher
 from adapters.http.services import Services
 from adapters.memory.repositories import in_memory_storage
 from adapters.settings import Settings
@@ -17,11 +20,12 @@ from application.initialise import InitialiseOAuth2Connection
 from application.ports.provider import TokenEndpoint, TokenEndpointAnswer, TokenRequest
 from application.ports.storage import Storage
 from application.states import RedeemState
+from domain.end_user_tokens import JWT_CLOCK_LEEWAY
 from domain.model import Connector, Credential, Hub
 from tests.fakes import CountingRandom, DictStateSealer, FixedClock, ReversingCipher
 
 PUBLIC_URL = "https://connect.example.org"
-REDIRECT_URI = f"{PUBLIC_URL}/oauth2/callback"
+CALLBACK_URL = f"{PUBLIC_URL}/oauth2/callback"
 
 
 @dataclass
@@ -120,6 +124,9 @@ def wired(
         clock=clock,
         random=random,
         token_endpoint=endpoint,
+        end_user_tokens=PyJwtEndUserTokenVerifier(JWT_CLOCK_LEEWAY),
+        public_keys=PemPublicKeyReader(),
+        token_hasher=HmacTokenHasher(Keyring("k1", {"k1": bytes(32)})),
     )
 
 

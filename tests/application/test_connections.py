@@ -10,6 +10,7 @@ import pytest
 from adapters.memory.repositories import InMemoryConnectionRepository, InMemoryRefreshLock
 from application.access_tokens import GetAccessToken, RefreshPolicy
 from application.callback import CallbackParams, HandleCallback
+from application.callers import Caller
 from application.connections import CreateConnection, NewConnection, access_token_context
 from application.errors import (
     CredentialInUse,
@@ -27,8 +28,9 @@ from application.ports.provider import TokenEndpointAnswer, TokenRequest
 from application.states import InvalidState
 from domain.errors import InvalidInput
 from domain.model import ConnectionStatus
+from domain.redirect_uri import redirect_uri
 from tests.application.conftest import (
-    REDIRECT_URI,
+    CALLBACK_URL,
     ScriptedTokenEndpoint,
     Tenant,
     World,
@@ -62,7 +64,7 @@ def kit(world: World) -> Kit:
 async def issue(kit: Kit, t: Tenant) -> str:
     url = await kit.world.initialise(
         InitialiseCommand(
-            organisation_id=t.organisation_id,
+            caller=Caller(t.organisation_id),
             hub_id=t.hub.id,
             connector_id=t.connector.id,
             authorize_url="https://p.example/authorize",
@@ -77,7 +79,7 @@ async def issue(kit: Kit, t: Tenant) -> str:
 
 def new(t: Tenant, state: str, code: str = "the-code", user: str = "user-1") -> NewConnection:
     return NewConnection(
-        organisation_id=t.organisation_id,
+        caller=Caller(t.organisation_id),
         hub_id=t.hub.id,
         user_id=user,
         connector_id=t.connector.id,
@@ -97,7 +99,7 @@ async def test_code_exchange_sends_the_grant_and_stores_encrypted_tokens(kit: Ki
     form = dict(sent.form)
     assert form["grant_type"] == "authorization_code"
     assert form["code"] == "the-code"
-    assert form["redirect_uri"] == REDIRECT_URI
+    assert form["redirect_uri"] == redirect_uri(CALLBACK_URL, t.organisation_id)
     opened = kit.world.sealer.open(state)
     assert opened is not None
     assert form["code_verifier"] == opened.pkce_verifier
@@ -155,7 +157,9 @@ async def test_deleted_credential_stops_the_exchange(kit: Kit) -> None:
 async def test_invalid_fields_are_listed(kit: Kit) -> None:
     t = await kit.world.tenant("acme")
     with pytest.raises(InvalidInput, match="invalid fields") as caught:
-        await kit.create(NewConnection(t.organisation_id, t.hub.id, "", "", "", "", name="x" * 300))
+        await kit.create(
+            NewConnection(Caller(t.organisation_id), t.hub.id, "", "", "", "", name="x" * 300)
+        )
     fields = {f.field for f in caught.value.fields}
     assert fields == {"user_id", "connectorId", "code", "state", "name"}
 
@@ -363,13 +367,13 @@ async def test_credential_with_connections_cannot_be_deleted(kit: Kit) -> None:
 async def test_callback_passes_the_code_only_to_the_hubs_origins(kit: Kit) -> None:
     t = await kit.world.tenant("acme")
     state = await issue(kit, t)
-    result = await kit.callback(CallbackParams(state=state, code="c"))
+    result = await kit.callback(CallbackParams(t.organisation_id, state=state, code="c"))
     assert result.ok
     assert result.origins == ("https://app.example",)
     assert result.message == {"state": state}
     assert result.code_from_url
     await kit.create(new(t, state, code="c"))
-    used = await kit.callback(CallbackParams(state=state, code="c"))
+    used = await kit.callback(CallbackParams(t.organisation_id, state=state, code="c"))
     assert not used.ok
     assert used.origins == ()
 
@@ -377,8 +381,8 @@ async def test_callback_passes_the_code_only_to_the_hubs_origins(kit: Kit) -> No
 @pytest.mark.parametrize(
     ("params", "summary"),
     [
-        (CallbackParams(state=None, code="c"), "no state"),
-        (CallbackParams(state="forged", code="c"), "unknown"),
+        (CallbackParams("org", state=None, code="c"), "no state"),
+        (CallbackParams("org", state="forged", code="c"), "unknown"),
     ],
 )
 async def test_callback_without_a_known_state_posts_nothing(
@@ -394,11 +398,13 @@ async def test_callback_passes_on_provider_errors(kit: Kit) -> None:
     t = await kit.world.tenant("acme")
     state = await issue(kit, t)
     result = await kit.callback(
-        CallbackParams(state=state, error="access_denied", error_description="No")
+        CallbackParams(
+            t.organisation_id, state=state, error="access_denied", error_description="No"
+        )
     )
     assert not result.ok
     assert result.message == {"error": "access_denied", "errorDescription": "No", "state": state}
-    neither = await kit.callback(CallbackParams(state=state))
+    neither = await kit.callback(CallbackParams(t.organisation_id, state=state))
     assert not neither.ok
     assert neither.message == {}
 

@@ -6,17 +6,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from application.callers import Caller
 from application.errors import Forbidden, NotFound
 from application.initialise import InitialiseCommand
 from domain.errors import InvalidInput, ParameterConflict
 from domain.pkce import s256_challenge
+from domain.redirect_uri import redirect_uri
 from domain.state import state_binding
-from tests.application.conftest import REDIRECT_URI, Tenant, World
+from tests.application.conftest import CALLBACK_URL, Tenant, World
 
 
 def command(t: Tenant, **changes: Any) -> InitialiseCommand:
     base = InitialiseCommand(
-        organisation_id=t.organisation_id,
+        caller=Caller(t.organisation_id),
         hub_id=t.hub.id,
         connector_id=t.connector.id,
         authorize_url="https://p.example/authorize",
@@ -41,7 +43,9 @@ async def test_state_is_bound_to_everything_the_exchange_checks(world: World) ->
     assert claims.hub_id == t.hub.id
     assert claims.connector_id == t.connector.id
     assert claims.credential_id == t.credential.id
-    assert claims.binding == state_binding(t.credential.client_id, REDIRECT_URI)
+    assert claims.binding == state_binding(
+        t.credential.client_id, redirect_uri(CALLBACK_URL, t.organisation_id)
+    )
     assert claims.scopes == ("read", "write", "offline_access")
     assert claims.expires_at == datetime(2026, 11, 28, 12, 10, 0, tzinfo=UTC)
     assert len(claims.state_id) == 16
@@ -54,7 +58,7 @@ async def test_url_uses_configured_redirect_uri_and_pkce_challenge_of_server_ver
     q = query(await world.initialise(command(t)))
     opened = world.sealer.open(q["state"][0])
     assert opened is not None
-    assert q["redirect_uri"] == [REDIRECT_URI]
+    assert q["redirect_uri"] == [redirect_uri(CALLBACK_URL, t.organisation_id)]
     assert q["code_challenge"] == [s256_challenge(opened.pkce_verifier)]
     assert q["code_challenge_method"] == ["S256"]
     assert opened.pkce_verifier not in str(q)

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from application.callers import Caller
 from application.initialise import InitialiseCommand
 from application.states import InvalidState, StateScope
 from tests.application.conftest import Tenant, World
@@ -14,7 +15,7 @@ from tests.application.conftest import Tenant, World
 async def issue(world: World, t: Tenant) -> str:
     url = await world.initialise(
         InitialiseCommand(
-            organisation_id=t.organisation_id,
+            caller=Caller(t.organisation_id),
             hub_id=t.hub.id,
             connector_id=t.connector.id,
             authorize_url="https://p.example/authorize",
@@ -27,7 +28,7 @@ async def issue(world: World, t: Tenant) -> str:
 
 
 def scope_of(t: Tenant) -> StateScope:
-    return StateScope(t.organisation_id, t.hub.id, t.connector.id)
+    return StateScope(t.organisation_id, t.hub.id, t.connector.id, "user-1")
 
 
 async def test_state_redeems_once_then_is_refused(world: World) -> None:
@@ -68,9 +69,9 @@ async def test_state_from_another_hub_connector_or_organisation_is_unknown(world
     a, b = await world.tenant("a"), await world.tenant("b")
     state = await issue(world, a)
     for scope in (
-        StateScope(b.organisation_id, a.hub.id, a.connector.id),
-        StateScope(a.organisation_id, b.hub.id, a.connector.id),
-        StateScope(a.organisation_id, a.hub.id, b.connector.id),
+        StateScope(b.organisation_id, a.hub.id, a.connector.id, "user-1"),
+        StateScope(a.organisation_id, b.hub.id, a.connector.id, "user-1"),
+        StateScope(a.organisation_id, a.hub.id, b.connector.id, "user-1"),
     ):
         with pytest.raises(InvalidState, match="unknown"):
             await world.states.redeem(state, scope)

@@ -53,9 +53,9 @@ def test_demo_page_walks_through_the_whole_flow(tmp_path: Path, provider: Runnin
         "EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec(),
         "EMBED_OAUTH_PUBLIC_URL": base,
     }
-    oauth_client = provider.provider.register(f"{base}/oauth2/callback")
     with serving(env, port):
         org = create_organisation(env)
+        oauth_client = provider.provider.register(f"{base}/oauth2/callback/{org['organisationId']}")
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         with httpx.Client(base_url=base, headers=headers) as api:
             api.post(

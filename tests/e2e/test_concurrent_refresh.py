@@ -40,9 +40,9 @@ async def run_scenario(database_url: str, tmp_path: Path, running: RunningProvid
     }
     if not database_url.startswith("sqlite"):
         run_cli(env, "db", "upgrade")
-    oauth_client = provider.register(f"{public}/oauth2/callback")
     with serving(env, first_port) as first, serving(env, second_port) as second:
         org = create_organisation(env)
+        oauth_client = provider.register(f"{public}/oauth2/callback/{org['organisationId']}")
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         async with httpx.AsyncClient(headers=headers, timeout=30) as client:
             credential = (
@@ -77,7 +77,7 @@ async def run_scenario(database_url: str, tmp_path: Path, running: RunningProvid
             ).json()["url"]
             provider.expires_in = LIFETIME  # shorter than the 60-s margin: the rule halves it
             provider.reuse_revokes_grant = True
-            returned = await asyncio.to_thread(consent, url, "allow", f"{public}/oauth2/callback")
+            returned = await asyncio.to_thread(consent, url, "allow")
             connection = (
                 await client.post(
                     f"{second}/hubs/{hub['id']}/users/u-1/connections",

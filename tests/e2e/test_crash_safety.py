@@ -36,17 +36,12 @@ def test_every_acknowledged_connection_survives_sigkill(
         "EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec(),
         "EMBED_OAUTH_PUBLIC_URL": base,
     }
-    oauth_client = provider.provider.register(f"{base}/oauth2/callback")
     org = create_organisation(env)
+    oauth_client = provider.provider.register(f"{base}/oauth2/callback/{org['organisationId']}")
     headers = {"Authorization": f"Bearer {org['apiKey']}"}
     with serving(env, port), httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         ids = provision(client, provider.provider, oauth_client, org["organisationId"])
-        grants = [
-            consent(
-                ids.authorize_url(client, provider.provider), "allow", f"{base}/oauth2/callback"
-            )
-            for _ in range(40)
-        ]
+        grants = [consent(ids.authorize_url(client, provider.provider), "allow") for _ in range(40)]
 
     process = start_server(env, port, new_session=True)
     acknowledged: list[dict[str, Any]] = []

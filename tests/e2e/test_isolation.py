@@ -4,7 +4,7 @@ our states; no key or a wrong key gets 401. On SQLite and PostgreSQL."""
 from typing import Any
 
 from adapters.composition.services import create_organisation
-from tests.e2e.test_oauth_flow import REDIRECT_URI, Flow, consent, flow, running_provider
+from tests.e2e.test_oauth_flow import Flow, consent, flow, running_provider
 
 __all__ = ["flow", "running_provider"]  # fixtures this module uses
 
@@ -14,7 +14,7 @@ async def snapshot(flow: Flow, paths: list[str]) -> list[Any]:
 
 
 async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow: Flow) -> None:
-    a = await flow.connector(flow.provider.register(REDIRECT_URI))
+    a = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(a))
     connection = (await flow.connect(a, returned["code"], returned["state"])).json()
     pending_state = consent(await flow.initialise(a))  # an unused state of A's

@@ -14,7 +14,7 @@ from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend
-from tests.e2e.test_oauth_flow import PUBLIC_URL, REDIRECT_URI, Flow, MovableClock, consent
+from tests.e2e.test_oauth_flow import PUBLIC_URL, Flow, MovableClock, consent
 from tests.support.oauth_provider import RunningProvider
 
 
@@ -44,7 +44,7 @@ async def test_two_instances_keep_an_idle_connection_alive_with_one_refresh(
                 clients[0], provider, MovableClock(), created.organisation.id,
                 created.api_key, None, shared.storage,
             )  # fmt: skip
-            ids = await flow.connector(provider.register(REDIRECT_URI))
+            ids = await flow.connector(provider.register(flow.redirect_uri))
             returned = consent(await flow.initialise(ids))
             connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
             provider.expires_in = 3600  # the refreshed token is long-lived: one refresh

@@ -24,7 +24,6 @@ from tests.conftest import SQL_BACKENDS, migrated_backend
 from tests.support.oauth_provider import PASSWORD, USERNAME, Client, Provider, RunningProvider
 
 PUBLIC_URL = "http://127.0.0.1:8765"
-REDIRECT_URI = f"{PUBLIC_URL}/oauth2/callback"
 APP_ORIGIN = "https://app.example"
 
 
@@ -45,6 +44,15 @@ class Flow:
     api_key: str
     db_path: Path | None  # the SQLite file, when the backend is SQLite
     storage: Storage
+
+    @property
+    def callback_path(self) -> str:
+        return f"/oauth2/callback/{self.organisation_id}"
+
+    @property
+    def redirect_uri(self) -> str:
+        """The organisation's redirect URI, to register with the provider."""
+        return PUBLIC_URL + self.callback_path
 
     @property
     def auth(self) -> dict[str, str]:
@@ -105,9 +113,10 @@ class Flow:
         )
 
 
-def consent(url: str, decision: str = "allow", redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
+def consent(url: str, decision: str = "allow", redirect_uri: str | None = None) -> dict[str, str]:
     """What a person does at the provider: sign in and allow (or deny). Returns the query of
-    the redirect back to our callback."""
+    the redirect back to our callback (by default, the authorize URL's redirect URI)."""
+    redirect_uri = redirect_uri or parse_qs(urlsplit(url).query)["redirect_uri"][0]
     with httpx.Client() as browser:
         page = browser.get(url)
         assert page.status_code == 200, page.text
@@ -164,12 +173,12 @@ def posted_message(page: str) -> dict[str, Any]:
 
 
 async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
-    oauth_client = flow.provider.register(REDIRECT_URI, "client_secret_basic")
+    oauth_client = flow.provider.register(flow.redirect_uri, "client_secret_basic")
     ids = await flow.connector(oauth_client, pkce=True)
     url = await flow.initialise(ids, ["contacts.read", "openid"])
     returned = consent(url)
 
-    page = await flow.client.get("/oauth2/callback", params=returned)
+    page = await flow.client.get(flow.callback_path, params=returned)
     assert page.status_code == 200
     assert posted_message(page.text) == {
         "origins": [APP_ORIGIN],
@@ -192,7 +201,7 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
     assert exchange.grant_type == "authorization_code"
     assert exchange.basic_auth
     assert "client_secret" not in exchange.form
-    assert exchange.form["redirect_uri"] == REDIRECT_URI
+    assert exchange.form["redirect_uri"] == flow.redirect_uri
     assert len(exchange.form["code_verifier"]) == 43
     issued = {t.access_token for t in flow.provider.tokens.values()}
     for token in issued:
@@ -208,7 +217,7 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
 
 
 async def test_flow_without_pkce_and_with_client_secret_post(flow: Flow) -> None:
-    oauth_client = flow.provider.register(REDIRECT_URI, "client_secret_post")
+    oauth_client = flow.provider.register(flow.redirect_uri, "client_secret_post")
     ids = await flow.connector(oauth_client, pkce=False)
     url = await flow.initialise(ids)
     assert "code_challenge" not in url
@@ -223,10 +232,10 @@ async def test_flow_without_pkce_and_with_client_secret_post(flow: Flow) -> None
 
 
 async def test_denied_consent_is_passed_on_and_creates_nothing(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids), decision="deny")
     assert returned["error"] == "access_denied"
-    page = await flow.client.get("/oauth2/callback", params=returned)
+    page = await flow.client.get(flow.callback_path, params=returned)
     assert page.status_code == 400
     message = posted_message(page.text)["message"]
     assert message["error"] == "access_denied"
@@ -236,7 +245,7 @@ async def test_denied_consent_is_passed_on_and_creates_nothing(flow: Flow) -> No
 
 
 async def test_replayed_state_is_refused_without_calling_the_provider(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     assert (await flow.connect(ids, returned["code"], returned["state"])).status_code == 201
     before = len(flow.provider.token_requests)
@@ -245,16 +254,16 @@ async def test_replayed_state_is_refused_without_calling_the_provider(flow: Flow
     assert replay.json()["code"] == "invalid_state"
     assert "already used" in replay.json()["message"]
     assert len(flow.provider.token_requests) == before
-    page = await flow.client.get("/oauth2/callback", params=returned)
+    page = await flow.client.get(flow.callback_path, params=returned)
     assert page.status_code == 400
     assert posted_message(page.text)["origins"] == []
 
 
 async def test_expired_state_is_refused(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     flow.clock.offset = timedelta(minutes=10, seconds=1)
-    page = await flow.client.get("/oauth2/callback", params=returned)
+    page = await flow.client.get(flow.callback_path, params=returned)
     assert page.status_code == 400
     assert "expired" in page.text
     response = await flow.connect(ids, returned["code"], returned["state"])
@@ -263,7 +272,7 @@ async def test_expired_state_is_refused(flow: Flow) -> None:
 
 
 async def test_state_used_on_another_hub_is_refused(flow: Flow) -> None:
-    oauth_client = flow.provider.register(REDIRECT_URI)
+    oauth_client = flow.provider.register(flow.redirect_uri)
     first = await flow.connector(oauth_client)
     second = await flow.connector(oauth_client)
     returned = consent(await flow.initialise(first))
@@ -275,13 +284,13 @@ async def test_state_used_on_another_hub_is_refused(flow: Flow) -> None:
 
 async def test_wrong_iss_is_refused_and_the_code_is_not_passed_on(flow: Flow) -> None:
     ids = await flow.connector(
-        flow.provider.register(REDIRECT_URI),
+        flow.provider.register(flow.redirect_uri),
         issuer=flow.provider.issuer.replace("127.0.0.1", "localhost"),
     )
     flow.provider.send_iss = True
     returned = consent(await flow.initialise(ids))
     assert returned["iss"] == flow.provider.issuer
-    page = await flow.client.get("/oauth2/callback", params=returned)
+    page = await flow.client.get(flow.callback_path, params=returned)
     assert page.status_code == 400
     message = posted_message(page.text)["message"]
     assert message["error"] == "invalid_issuer"
@@ -290,26 +299,26 @@ async def test_wrong_iss_is_refused_and_the_code_is_not_passed_on(flow: Flow) ->
 
 
 async def test_matching_iss_is_accepted_and_a_missing_one_only_when_not_sent(flow: Flow) -> None:
-    oauth_client = flow.provider.register(REDIRECT_URI)
+    oauth_client = flow.provider.register(flow.redirect_uri)
     expects_iss = await flow.connector(oauth_client, issuer=flow.provider.issuer)
     flow.provider.send_iss = True
     returned = consent(await flow.initialise(expects_iss))
-    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 200
+    assert (await flow.client.get(flow.callback_path, params=returned)).status_code == 200
 
     flow.provider.send_iss = False
     returned = consent(await flow.initialise(expects_iss))
-    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 400
+    assert (await flow.client.get(flow.callback_path, params=returned)).status_code == 400
 
     no_iss = await flow.connector(
         oauth_client, issuer=flow.provider.issuer, issParameterSupported=False
     )
     returned = consent(await flow.initialise(no_iss))
-    assert (await flow.client.get("/oauth2/callback", params=returned)).status_code == 200
+    assert (await flow.client.get(flow.callback_path, params=returned)).status_code == 200
 
 
 async def test_refresh_rotates_the_refresh_token_and_stores_it(flow: Flow) -> None:
     flow.provider.expires_in = 120
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
     path = f"/connections/{connection['id']}/access-token"
@@ -332,7 +341,7 @@ async def test_refresh_rotates_the_refresh_token_and_stores_it(flow: Flow) -> No
 
 async def test_invalid_grant_marks_the_connection_for_reauthorisation(flow: Flow) -> None:
     flow.provider.expires_in = 30
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
     flow.provider.revoke_all_tokens()
@@ -348,7 +357,7 @@ async def test_invalid_grant_marks_the_connection_for_reauthorisation(flow: Flow
 
 
 async def test_bad_grant_at_the_provider_is_a_400_carrying_its_error(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     response = await flow.connect(ids, "not-the-code", returned["state"])
     assert response.status_code == 400
@@ -360,7 +369,7 @@ async def test_bad_grant_at_the_provider_is_a_400_carrying_its_error(flow: Flow)
 
 
 async def test_deleting_a_connection_destroys_its_tokens(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     connection = (await flow.connect(ids, returned["code"], returned["state"])).json()
     in_use = await flow.client.delete(f"/credentials/{ids['credential']}", headers=flow.auth)
@@ -383,7 +392,7 @@ async def test_deleting_a_connection_destroys_its_tokens(flow: Flow) -> None:
 
 
 async def test_racing_requests_with_one_state_create_exactly_one_connection(flow: Flow) -> None:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     responses = await asyncio.gather(
         *(flow.connect(ids, returned["code"], returned["state"]) for _ in range(10))
@@ -398,7 +407,7 @@ async def test_racing_requests_with_one_state_create_exactly_one_connection(flow
 async def test_deleting_a_hub_or_connector_stops_its_tokens_at_once_on_this_instance(
     flow: Flow, deleted: str
 ) -> None:
-    oauth_client = flow.provider.register(REDIRECT_URI)
+    oauth_client = flow.provider.register(flow.redirect_uri)
     ids = await flow.connector(oauth_client)
     returned = consent(await flow.initialise(ids, ["contacts.read"]))
     connection = (await flow.connect(ids, returned["code"], returned["state"])).json()

@@ -15,7 +15,7 @@ from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend
-from tests.e2e.test_oauth_flow import PUBLIC_URL, REDIRECT_URI, Flow, MovableClock, consent
+from tests.e2e.test_oauth_flow import PUBLIC_URL, Flow, MovableClock, consent
 from tests.support.oauth_provider import RunningProvider
 
 LIFETIME = 60  # the effective margin is 30 s: 31 s in, a token is due but still valid
@@ -59,7 +59,7 @@ async def flow(
 
 
 async def connected(flow: Flow) -> str:
-    ids = await flow.connector(flow.provider.register(REDIRECT_URI))
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
     returned = consent(await flow.initialise(ids))
     created = await flow.connect(ids, returned["code"], returned["state"])
     assert created.status_code == 201, created.text

@@ -19,7 +19,7 @@ from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.observability import configure_logging
 from adapters.settings import Settings
 from tests.conftest import migrated_backend
-from tests.e2e.test_oauth_flow import PUBLIC_URL, REDIRECT_URI, MovableClock, consent
+from tests.e2e.test_oauth_flow import PUBLIC_URL, MovableClock, consent
 from tests.support.oauth_provider import RunningProvider
 
 
@@ -63,13 +63,15 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     assert logging.getLogger("httpcore").level == logging.WARNING
     logging.getLogger().addHandler(caplog.handler)  # configure_logging replaced the handlers
     caplog.set_level(logging.DEBUG)
-    oauth_client = provider.provider.register(REDIRECT_URI)
     provider.provider.expires_in = 120
     responses: list[httpx.Response] = []
     token_responses: list[httpx.Response] = []
     clock = MovableClock()
     async with migrated_backend("sqlite", tmp_path) as backend:
         created = await create_organisation(backend.storage)("Acme")
+        oauth_client = provider.provider.register(
+            f"{PUBLIC_URL}/oauth2/callback/{created.organisation.id}"
+        )
         app = create_app(
             Settings(database_url="unused://", public_url=PUBLIC_URL),
             backend=backend,
@@ -122,7 +124,7 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
                 )
             ).json()["url"]
             returned = consent(url)
-            await call("GET", "/oauth2/callback", params=returned)
+            await call("GET", f"/oauth2/callback/{created.organisation.id}", params=returned)
             connection = (
                 await call(
                     "POST",

@@ -41,5 +41,5 @@ def test_served_app_creates_everything_and_initialises(tmp_path: Path) -> None:
             )
     assert response.status_code == 200, response.text
     query = parse_qs(urlsplit(response.json()["url"]).query)
-    assert query["redirect_uri"] == [f"{base}/oauth2/callback"]
+    assert query["redirect_uri"] == [f"{base}/oauth2/callback/{org['organisationId']}"]
     assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o600

@@ -144,16 +144,16 @@ def test_two_workers_serve_and_report_metrics_together(tmp_path: Path) -> None:
 def test_shutdown_finishes_requests_in_flight(tmp_path: Path, provider: RunningProvider) -> None:
     port = free_port()
     env = environment(f"sqlite+aiosqlite:///{tmp_path / 'g.sqlite3'}", port)
-    oauth_client = provider.provider.register(f"http://127.0.0.1:{port}/oauth2/callback")
     process = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
         org = create_organisation(env)
+        oauth_client = provider.provider.register(f"{base}/oauth2/callback/{org['organisationId']}")
         headers = {"Authorization": f"Bearer {org['apiKey']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             ids = provision(client, provider.provider, oauth_client, org["organisationId"])
             url = ids.authorize_url(client, provider.provider)
-        returned = consent(url, "allow", f"{base}/oauth2/callback")
+        returned = consent(url, "allow")
         provider.provider.token_delay = 2.0  # the exchange will still be running at SIGTERM
 
         async def connect_while_stopping() -> httpx.Response:

@@ -15,10 +15,22 @@ from application.callback import HandleCallback
 from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
+from application.end_users import AuthenticateBearer, ManageConnectSessions, ManageSigningKeys
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
-from application.organisations import AuthenticateApiKey, CreateOrganisation, ManageApiKeys
-from application.ports.crypto import SecretCipher, StateSealer
+from application.organisations import (
+    AuthenticateApiKey,
+    CreateOrganisation,
+    ManageApiKeys,
+    ReadOrganisation,
+)
+from application.ports.crypto import (
+    EndUserTokenVerifier,
+    PublicKeyReader,
+    SecretCipher,
+    StateSealer,
+    TokenHasher,
+)
 from application.ports.provider import TokenEndpoint
 from application.ports.storage import Storage
 from application.ports.system import Clock, RandomSource
@@ -45,19 +57,41 @@ def build_services(
     clock: Clock,
     random: RandomSource,
     token_endpoint: TokenEndpoint,
+    end_user_tokens: EndUserTokenVerifier,
+    public_keys: PublicKeyReader,
+    token_hasher: TokenHasher,
 ) -> Services:
     """Every use case the HTTP edge calls.
 
     Cached (for at most ``caches.ttl``; changes through this instance at once): the API key
-    lookup, and the hub, connector and credential reads of initialise, the callback and the
-    connection's own reads. Fresh: the state's single use, the credential read by the code
-    exchange (a deleted credential stops working at once), and everything a refresh reads
-    under its lock.
+    lookup, the signing key a JWT names, and the hub, connector and credential reads of
+    initialise, the callback and the connection's own reads. Fresh: connect sessions (a
+    revoked one ends at once everywhere), the state's single use, the credential read by the
+    code exchange (a deleted credential stops working at once), and everything a refresh
+    reads under its lock.
     """
     cached = cached_storage(storage, caches)
     states = RedeemState(sealer, storage.used_states, clock)
     return Services(
-        authenticate=AuthenticateApiKey(cached.api_keys),
+        authenticate=AuthenticateBearer(
+            api_keys=AuthenticateApiKey(cached.api_keys),
+            signing_keys=cached.signing_keys,
+            sessions=storage.connect_sessions,
+            verifier=end_user_tokens,
+            hasher=token_hasher,
+            clock=clock,
+            audience=settings.public_url,
+        ),
+        organisation=ReadOrganisation(storage.organisations, settings.callback_url),
+        signing_keys=ManageSigningKeys(cached.signing_keys, public_keys, clock, random),
+        connect_sessions=ManageConnectSessions(
+            hubs=cached.hubs,
+            connectors=cached.connectors,
+            sessions=storage.connect_sessions,
+            hasher=token_hasher,
+            clock=clock,
+            random=random,
+        ),
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
         hubs=ManageHubs(cached.hubs, clock, random),
         connectors=ManageConnectors(
@@ -71,10 +105,11 @@ def build_services(
             hubs=cached.hubs,
             connectors=cached.connectors,
             credentials=cached.credentials,
+            connections=cached.connections,
             sealer=sealer,
             clock=clock,
             random=random,
-            redirect_uri=settings.redirect_uri,
+            callback_url=settings.callback_url,
             state_lifetime=settings.state_lifetime,
             allow_local_providers=settings.allow_local_providers,
         ),
@@ -88,7 +123,7 @@ def build_services(
             token_endpoint=token_endpoint,
             clock=clock,
             random=random,
-            redirect_uri=settings.redirect_uri,
+            callback_url=settings.callback_url,
         ),
         connections=ManageConnections(cached.hubs, cached.connections),
         access_token=GetAccessToken(

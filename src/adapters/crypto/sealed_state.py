@@ -3,7 +3,9 @@
 Layout before base64url: version (1 byte) | key id length (1) | key id | state id (16) |
 AES-256-GCM-SIV(payload) with the header as associated data. The payload is the expiry
 (uint32 seconds), the organisation, hub, connector and credential ids (16-byte UUIDs), the
-16-byte client/redirect binding, and the scopes joined by spaces.
+16-byte client/redirect binding, a flags byte saying which optional fields follow, the
+16-byte end-user binding (if any), the connection being re-authorised (a 16-byte UUID, if
+any), and the scopes joined by spaces.
 
 The nonce is the first 96 bits of the random state id. AES-GCM-SIV (RFC 8452) is built for
 random nonces under one long-lived key: about 2^48 states per key keep the attacker's
@@ -26,13 +28,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
 from application.ports.crypto import OpenedState, SealedState
-from domain.state import BINDING_BYTES, STATE_ID_BYTES, StateClaims
+from domain.state import BINDING_BYTES, STATE_ID_BYTES, UNBOUND, StateClaims
 
-_VERSION = (
-    2  # 1 was AES-GCM under a key per state; such states, at most 10 minutes old, no longer open
-)
+# 1 was AES-GCM under a key per state, 2 had no end user or connection; states of older
+# versions (at most a state lifetime old when a new release starts) no longer open.
+_VERSION = 3
 _NONCE_BYTES = 12
-_FIXED = struct.Struct(">I16s16s16s16s16s")
+_FIXED = struct.Struct(">I16s16s16s16s16sB")
+_USER, _CONNECTION = 1, 2  # flags
+_OPTIONAL = 16
 MAX_STATE_LENGTH = 2048
 
 
@@ -66,7 +70,13 @@ class AesGcmStateSealer:
             _uuid_bytes(claims.connector_id),
             _uuid_bytes(claims.credential_id),
             claims.binding,
-        ) + " ".join(claims.scopes).encode("ascii")
+            (_USER if claims.user != UNBOUND else 0) | (_CONNECTION if claims.connection_id else 0),
+        )
+        if claims.user != UNBOUND:
+            payload += claims.user
+        if claims.connection_id:
+            payload += _uuid_bytes(claims.connection_id)
+        payload += " ".join(claims.scopes).encode("ascii")
         nonce = claims.state_id[:_NONCE_BYTES]
         sealed = self._aead[self._active_id].encrypt(nonce, payload, header)
         return SealedState(
@@ -93,8 +103,16 @@ class AesGcmStateSealer:
             payload = aead.decrypt(state_id[:_NONCE_BYTES], raw[header_end:], raw[:header_end])
         except InvalidTag:
             return None
-        expiry, org, hub, connector, credential, binding = _FIXED.unpack_from(payload)
-        scopes = payload[_FIXED.size :].decode("ascii")
+        expiry, org, hub, connector, credential, binding, flags = _FIXED.unpack_from(payload)
+        at = _FIXED.size
+        user = UNBOUND
+        if flags & _USER:
+            user, at = payload[at : at + _OPTIONAL], at + _OPTIONAL
+        connection_id = None
+        if flags & _CONNECTION:
+            connection_id = str(uuid.UUID(bytes=payload[at : at + _OPTIONAL]))
+            at += _OPTIONAL
+        scopes = payload[at:].decode("ascii")
         claims = StateClaims(
             state_id=state_id,
             organisation_id=str(uuid.UUID(bytes=org)),
@@ -104,5 +122,7 @@ class AesGcmStateSealer:
             binding=binding[:BINDING_BYTES],
             scopes=tuple(scopes.split(" ")) if scopes else (),
             expires_at=datetime.fromtimestamp(expiry, UTC),
+            user=user,
+            connection_id=connection_id,
         )
         return OpenedState(claims=claims, pkce_verifier=self._verifier(key_id, state_id))

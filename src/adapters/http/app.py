@@ -12,8 +12,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.http import health
-from adapters.http.auth import ApiKeyAuthentication, RequireJsonBody
-from adapters.http.callback import oauth2_callback
+from adapters.http.auth import BearerAuthentication, RequireJsonBody
+from adapters.http.callback import oauth2_callback, oauth2_callback_without_organisation
 from adapters.http.connections import (
     ACCESS_TOKEN_PATH,
     ConnectionController,
@@ -21,11 +21,16 @@ from adapters.http.connections import (
     access_token_route,
 )
 from adapters.http.demo import demo_page
-from adapters.http.dependencies import caller_organisation
+from adapters.http.dependencies import caller_identity, caller_organisation
 from adapters.http.dto import (
     AccessTokenRead,
     InitialiseOAuth2ConnectionRequest,
     InitialiseOAuth2ConnectionResponse,
+)
+from adapters.http.end_users import (
+    ConnectSessionController,
+    SigningKeyController,
+    read_organisation,
 )
 from adapters.http.errors import exception_handlers
 from adapters.http.initialise import INITIALISE_PATH, initialise_route
@@ -87,6 +92,10 @@ def http_app(
         initialise_route(services, settings.max_body_bytes),
         access_token_route(services),
         oauth2_callback,
+        oauth2_callback_without_organisation,
+        read_organisation,
+        SigningKeyController,
+        ConnectSessionController,
         health.live,
         health.ready,
         health.metrics_route(settings.metrics_token),
@@ -99,10 +108,11 @@ def http_app(
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
+            "caller": Provide(caller_identity, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(
-                ApiKeyAuthentication, authenticate=services.authenticate, limiter=limiter
+                BearerAuthentication, authenticate=services.authenticate, limiter=limiter
             ),
             RequireJsonBody,
         ],

@@ -1,4 +1,5 @@
-"""API-key authentication and the JSON content-type rule, both checked before a body is read."""
+"""Bearer authentication (API keys and end-user tokens) and the JSON content-type rule, both
+checked before a body is read."""
 
 import re
 from collections.abc import Iterable
@@ -8,21 +9,23 @@ from litestar.types import ASGIApp
 
 from adapters.http.errors import UnsupportedMediaType
 from adapters.http.rate_limit import RateLimiter
+from application.end_users import AuthenticateBearer
 from application.errors import Unauthenticated
-from application.organisations import AuthenticateApiKey
 from domain.api_keys import hash_api_key
+from domain.end_user_tokens import MAX_BEARER_LENGTH
 
-# Paths reachable without an API key.
-PUBLIC_PATHS = re.compile(r"/health/|/schema|/oauth2/callback$|/demo$|/metrics$")
-MAX_KEY_LENGTH = 256
+# Paths reachable without a token.
+PUBLIC_PATHS = re.compile(r"/health/|/schema|/oauth2/callback(/[^/]*)?$|/demo$|/metrics$|/sdk/")
 
 
-class ApiKeyAuthentication:
-    """``Authorization: Bearer <apiKey>`` on every route but the public ones; the request's
-    ``user`` becomes the organisation id, and the key's rate limit is charged."""
+class BearerAuthentication:
+    """``Authorization: Bearer <token>`` on every route but the public ones; the request's
+    ``user`` becomes the ``Caller`` (an organisation's backend or one of its end users), and
+    the token's rate limit is charged. Which routes an end user may call, and what they may
+    reach there, the routes' use cases decide."""
 
     def __init__(
-        self, app: ASGIApp, authenticate: AuthenticateApiKey, limiter: RateLimiter | None = None
+        self, app: ASGIApp, authenticate: AuthenticateBearer, limiter: RateLimiter | None = None
     ) -> None:
         self._app = app
         self._authenticate = authenticate
@@ -35,8 +38,8 @@ class ApiKeyAuthentication:
                 raise Unauthenticated(
                     "An API key is required: send 'Authorization: Bearer <apiKey>'."
                 )
-            if len(key) > MAX_KEY_LENGTH:
-                raise Unauthenticated("The API key is not valid.")
+            if len(key) > MAX_BEARER_LENGTH:
+                raise Unauthenticated("The bearer token is too long.")
             scope["user"] = await self._authenticate(key)
             if self._limiter is not None:
                 self._limiter.check(hash_api_key(key))

@@ -1,11 +1,12 @@
-"""``GET /oauth2/callback``: where providers send the end user back (the ``redirect_uri``)."""
+"""``GET /oauth2/callback/{organisation_id}``: where providers send the end user back (each
+organisation's ``redirect_uri``)."""
 
 import html
 from typing import Annotated, Any
 
 from litestar import MediaType, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from adapters.http.dependencies import UseCases
 from adapters.http.pages import html_response, json_for_html, new_nonce, page_headers
@@ -50,7 +51,7 @@ def _query(name: str) -> Any:
 
 
 @get(
-    "/oauth2/callback",
+    "/oauth2/callback/{organisation:str}",
     media_type=MediaType.HTML,
     responses={
         400: ResponseSpec(
@@ -67,6 +68,7 @@ def _query(name: str) -> Any:
 async def oauth2_callback(
     *,
     services: UseCases,
+    organisation: FromPath[str],
     oauth_state: Annotated[str | None, _query("state")] = None,
     code: Annotated[str | None, _query("code")] = None,
     iss: Annotated[str | None, _query("iss")] = None,
@@ -78,6 +80,7 @@ async def oauth2_callback(
     The state is checked here but consumed only when the connection is created."""
     result = await services.callback(
         CallbackParams(
+            organisation_id=organisation,
             state=oauth_state or None,
             code=code or None,
             iss=iss or None,
@@ -100,3 +103,24 @@ async def oauth2_callback(
         ),
     )
     return html_response(body, 200 if result.ok else 400, page_headers(nonce))
+
+
+@get(
+    "/oauth2/callback",
+    media_type=MediaType.HTML,
+    include_in_schema=False,
+    status_code=404,
+)
+async def oauth2_callback_without_organisation() -> Response[Any]:
+    """The redirect URI names its organisation; an old or mistyped one gets a page saying so."""
+    nonce = new_nonce()
+    body = _PAGE.format(
+        title="Not found",
+        summary=html.escape(
+            "This redirect URI names no organisation. Register the one GET /organisation "
+            "returns (…/oauth2/callback/{organisation_id}) with your provider."
+        ),
+        nonce=nonce,
+        result=json_for_html({"origins": [], "message": {}, "codeFromUrl": False}),
+    )
+    return html_response(body, 404, page_headers(nonce))

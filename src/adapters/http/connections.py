@@ -6,11 +6,12 @@ from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
 
-from adapters.http.dependencies import CallerOrganisation, UseCases
+from adapters.http.dependencies import CallerIdentity, UseCases
 from adapters.http.dto import AccessTokenRead, ConnectionCreate, ConnectionList, ConnectionRead
 from adapters.http.lean import require_method, send_json
 from adapters.http.openapi import errors
 from adapters.http.services import Services
+from application.callers import Caller, backend_organisation
 from application.connections import NewConnection
 from domain.model import Connection
 
@@ -47,13 +48,13 @@ class UserConnectionController(Controller):
         user_id: FromPath[str],
         data: JSONBody[ConnectionCreate],
         services: UseCases,
-        organisation_id: CallerOrganisation,
+        caller: CallerIdentity,
     ) -> ConnectionRead:
         """Consumes the `state`, exchanges the `code` at the connector's token endpoint and
         stores the tokens encrypted. Tokens are never returned here."""
         connection = await services.create_connection(
             NewConnection(
-                organisation_id=organisation_id,
+                caller=caller,
                 hub_id=hub_id,
                 user_id=user_id,
                 connector_id=data.connector_id,
@@ -70,9 +71,9 @@ class UserConnectionController(Controller):
         hub_id: FromPath[str],
         user_id: FromPath[str],
         services: UseCases,
-        organisation_id: CallerOrganisation,
+        caller: CallerIdentity,
     ) -> ConnectionList:
-        connections = await services.connections.list_for_user(organisation_id, hub_id, user_id)
+        connections = await services.connections.list_for_user(caller, hub_id, user_id)
         return ConnectionList(items=[_connection(c) for c in connections])
 
 
@@ -82,9 +83,9 @@ class ConnectionController(Controller):
 
     @get("/{connection_id:str}", responses=errors(404), summary="Get a connection")
     async def get_one(
-        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+        self, connection_id: FromPath[str], services: UseCases, caller: CallerIdentity
     ) -> ConnectionRead:
-        return _connection(await services.connections.get(organisation_id, connection_id))
+        return _connection(await services.connections.get(caller, connection_id))
 
     @delete(
         "/{connection_id:str}",
@@ -92,9 +93,9 @@ class ConnectionController(Controller):
         summary="Delete a connection and its stored tokens",
     )
     async def remove(
-        self, connection_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+        self, connection_id: FromPath[str], services: UseCases, caller: CallerIdentity
     ) -> None:
-        await services.connections.delete(organisation_id, connection_id)
+        await services.connections.delete(caller, connection_id)
 
 
 ACCESS_TOKEN_PATH = "/connections/{connection_id:str}/access-token"
@@ -107,7 +108,10 @@ def access_token_route(services: Services) -> ASGIRouteHandler:
 
     async def access_token(scope: Scope, receive: Receive, send: Send) -> None:
         require_method(scope, "POST")
-        token = await services.access_token(scope["user"], scope["path_params"]["connection_id"])
+        caller: Caller = scope["user"]
+        token = await services.access_token(
+            backend_organisation(caller), scope["path_params"]["connection_id"]
+        )
         body = AccessTokenRead(
             access_token=token.access_token,
             token_type=token.token_type,

@@ -57,6 +57,10 @@ class InitialiseOAuth2ConnectionRequest(Input):
     scopes: Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=100)] | None = (
         None
     )
+    # Not in the reference API: bind the state to an end user (API-key callers), and
+    # re-authorise an existing connection in place.
+    user_id: Annotated[str, Meta(max_length=256)] | None = None
+    connection_id: Id | None = None
 
 
 class InitialiseOAuth2ConnectionResponse(Output):
@@ -163,3 +167,42 @@ class AccessTokenRead(Output):
 
 class Health(msgspec.Struct):
     status: str
+
+
+class OrganisationRead(Output):
+    id: str
+    name: str
+    redirect_uri: str
+
+
+class SigningKeyCreate(Input):
+    name: Name
+    public_key: Annotated[str, Meta(max_length=4096)]
+
+
+class SigningKeyRead(Output):
+    id: str
+    organisation_id: str
+    name: str
+    algorithm: str
+    created_at: datetime
+
+
+class SigningKeyList(Output):
+    items: list[SigningKeyRead]
+
+
+class ConnectSessionCreate(Input):
+    hub_id: Id
+    user_id: Annotated[str, Meta(max_length=256)]
+    connector_ids: Annotated[list[Id], Meta(max_length=100)] | None = None
+    ttl_seconds: int | None = None
+
+
+class ConnectSessionRead(Output):
+    token: str
+    expires_at: datetime
+
+
+class ConnectSessionRevoke(Input):
+    token: Annotated[str, Meta(max_length=1024)]

@@ -7,6 +7,7 @@ from litestar.types import Receive, Scope, Send
 from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
 from adapters.http.lean import decode_body, read_body, require_method, send_json
 from adapters.http.services import Services
+from application.callers import Caller
 from application.initialise import InitialiseCommand
 
 INITIALISE_PATH = "/embed/{hub_id:str}/connector/{connector_id:str}/oauth2/initialise"
@@ -31,11 +32,11 @@ def initialise_route(services: Services, max_body_bytes: int) -> ASGIRouteHandle
 
 
 def command_from(
-    data: InitialiseOAuth2ConnectionRequest, organisation_id: str, hub_id: str, connector_id: str
+    data: InitialiseOAuth2ConnectionRequest, caller: Caller, hub_id: str, connector_id: str
 ) -> InitialiseCommand:
     """The request as a use-case command; empty strings and nulls count as absent."""
     return InitialiseCommand(
-        organisation_id=organisation_id,
+        caller=caller,
         hub_id=hub_id,
         connector_id=connector_id,
         authorize_url=data.authorize_url,
@@ -46,4 +47,6 @@ def command_from(
         prompt=data.prompt or None,
         additional_params=data.additional_params or None,
         disable_offline_access=bool(data.disable_offline_access),
+        user_id=data.user_id or None,
+        connection_id=data.connection_id or None,
     )

@@ -7,15 +7,19 @@ from application.callback import HandleCallback
 from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
+from application.end_users import AuthenticateBearer, ManageConnectSessions, ManageSigningKeys
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
-from application.organisations import AuthenticateApiKey
+from application.organisations import ReadOrganisation
 from application.ports.storage import HealthCheck
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    authenticate: AuthenticateApiKey
+    authenticate: AuthenticateBearer
+    organisation: ReadOrganisation
+    signing_keys: ManageSigningKeys
+    connect_sessions: ManageConnectSessions
     credentials: ManageCredentials
     hubs: ManageHubs
     connectors: ManageConnectors

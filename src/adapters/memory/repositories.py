@@ -16,10 +16,12 @@ from domain.model import (
     ConnectionStatus,
     ConnectionTokens,
     Connector,
+    ConnectSession,
     Credential,
     Hub,
     Organisation,
     RefreshHealth,
+    SigningKey,
 )
 
 
@@ -97,6 +99,23 @@ class InMemoryConnectionRepository:
             return False
         health = RefreshHealth(version=expected_version + 1, last_refreshed_at=refreshed_at)
         self.rows[connection_id] = replace(row, tokens=tokens, health=health)
+        return True
+
+    async def reauthorise(
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+    ) -> bool:
+        row = self.rows.get(connection_id)
+        if row is None:
+            return False
+        health = replace(row.health, version=row.health.version + 1, failures=0, not_before=None)
+        self.rows[connection_id] = replace(
+            row,
+            credential_id=credential_id,
+            tokens=tokens,
+            health=health,
+            status=ConnectionStatus.ACTIVE,
+            status_reason=None,
+        )
         return True
 
     async def record_refresh_failure(
@@ -221,13 +240,76 @@ class InMemoryConnectorRepository:
         return True
 
 
+class InMemorySigningKeyRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, SigningKey] = {}
+
+    async def add(self, key: SigningKey) -> None:
+        if key.id in self.rows:
+            raise DuplicateKey(key.id)
+        self.rows[key.id] = key
+
+    async def get(self, organisation_id: str, key_id: str) -> SigningKey | None:
+        row = self.rows.get(key_id)
+        return row if row and row.organisation_id == organisation_id else None
+
+    async def find(self, key_id: str) -> SigningKey | None:
+        return self.rows.get(key_id)
+
+    async def list(self, organisation_id: str) -> list[SigningKey]:
+        rows = [r for r in self.rows.values() if r.organisation_id == organisation_id]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
+
+    async def delete(self, organisation_id: str, key_id: str) -> bool:
+        if await self.get(organisation_id, key_id) is None:
+            return False
+        del self.rows[key_id]
+        return True
+
+
+class InMemoryConnectSessionRepository:
+    def __init__(self) -> None:
+        self.rows: dict[bytes, ConnectSession] = {}
+
+    async def add(self, session: ConnectSession) -> None:
+        if session.token_hash in self.rows:
+            raise DuplicateKey("token_hash")
+        self.rows[session.token_hash] = session
+
+    async def get(self, token_hash: bytes) -> ConnectSession | None:
+        return self.rows.get(token_hash)
+
+    async def delete(self, organisation_id: str, token_hash: bytes) -> bool:
+        row = self.rows.get(token_hash)
+        if row is None or row.organisation_id != organisation_id:
+            return False
+        del self.rows[token_hash]
+        return True
+
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [key for key, row in self.rows.items() if row.expires_at <= now]
+        for key in expired:
+            del self.rows[key]
+        return len(expired)
+
+    def remove_hub(self, hub_id: str) -> None:
+        """The cascade the SQL schema declares."""
+        for key, row in list(self.rows.items()):
+            if row.hub_id == hub_id:
+                del self.rows[key]
+
+
 class InMemoryHubRepository:
     def __init__(
-        self, connectors: InMemoryConnectorRepository, connections: InMemoryConnectionRepository
+        self,
+        connectors: InMemoryConnectorRepository,
+        connections: InMemoryConnectionRepository,
+        sessions: InMemoryConnectSessionRepository,
     ) -> None:
         self.rows: dict[str, Hub] = {}
         self._connectors = connectors
         self._connections = connections
+        self._sessions = sessions
 
     async def add(self, hub: Hub) -> None:
         if hub.id in self.rows:
@@ -249,6 +331,7 @@ class InMemoryHubRepository:
         for connector in await self._connectors.list(hub_id):
             del self._connectors.rows[connector.id]
         self._connections.remove_where(hub_id=hub_id)
+        self._sessions.remove_hub(hub_id)
         return True
 
 
@@ -366,12 +449,15 @@ def in_memory_storage() -> Storage:
     connectors = InMemoryConnectorRepository(connections)
     credentials = InMemoryCredentialRepository(connections)
     unit_of_work = InMemoryUnitOfWork()
+    sessions = InMemoryConnectSessionRepository()
     storage = Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=InMemoryApiKeyRepository(),
         credentials=credentials,
-        hubs=InMemoryHubRepository(connectors, connections),
+        hubs=InMemoryHubRepository(connectors, connections, sessions),
         connectors=connectors,
+        signing_keys=InMemorySigningKeyRepository(),
+        connect_sessions=sessions,
         used_states=InMemoryUsedStateRepository(),
         connections=connections,
         refresh_locks=InMemoryRefreshLock(),
@@ -385,6 +471,8 @@ def in_memory_storage() -> Storage:
         credentials,
         storage.hubs,
         connectors,
+        storage.signing_keys,
+        sessions,
         storage.used_states,
         connections,
         storage.refresh_locks,

@@ -25,10 +25,13 @@ from domain.model import (
     ConnectionStatus,
     ConnectionTokens,
     Connector,
+    ConnectSession,
     Credential,
     Hub,
     Organisation,
     RefreshHealth,
+    SigningAlgorithm,
+    SigningKey,
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
@@ -419,6 +422,25 @@ class SqlConnectionRepository(_SqlRepository):
         )
         return changed == 1
 
+    async def reauthorise(
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+    ) -> bool:
+        c = t.connections.c
+        changed = await self._change(
+            t.connections.update()
+            .where(c.id == connection_id)
+            .values(
+                **_token_columns(tokens),
+                credential_id=credential_id,
+                token_version=c.token_version + 1,
+                refresh_failures=0,
+                refresh_not_before=None,
+                status=ConnectionStatus.ACTIVE.value,
+                status_reason=None,
+            )
+        )
+        return changed == 1
+
     async def record_refresh_failure(
         self, connection_id: str, *, failures: int, not_before: datetime
     ) -> None:
@@ -499,6 +521,105 @@ class SqlRefreshLock(_SqlRepository):
     async def delete_expired(self, now: datetime) -> int:
         return await self._change(
             t.refresh_locks.delete().where(t.refresh_locks.c.expires_at <= now)
+        )
+
+
+def _signing_key(row: sa.Row[Any]) -> SigningKey:
+    return SigningKey(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        name=row.name,
+        algorithm=SigningAlgorithm(row.algorithm),
+        public_key=row.public_key,
+        created_at=row.created_at,
+    )
+
+
+class SqlSigningKeyRepository(_SqlRepository):
+    async def add(self, key: SigningKey) -> None:
+        await self._insert(
+            t.signing_keys,
+            {
+                "id": key.id,
+                "organisation_id": key.organisation_id,
+                "name": key.name,
+                "algorithm": key.algorithm.value,
+                "public_key": key.public_key,
+                "created_at": key.created_at,
+            },
+        )
+
+    async def get(self, organisation_id: str, key_id: str) -> SigningKey | None:
+        c = t.signing_keys.c
+        row = await self._one(
+            sa.select(t.signing_keys).where(c.id == key_id, c.organisation_id == organisation_id)
+        )
+        return _signing_key(row) if row else None
+
+    async def find(self, key_id: str) -> SigningKey | None:
+        row = await self._one(sa.select(t.signing_keys).where(t.signing_keys.c.id == key_id))
+        return _signing_key(row) if row else None
+
+    async def list(self, organisation_id: str) -> list[SigningKey]:
+        c = t.signing_keys.c
+        rows = await self._all(
+            sa.select(t.signing_keys)
+            .where(c.organisation_id == organisation_id)
+            .order_by(c.created_at, c.id)
+        )
+        return [_signing_key(row) for row in rows]
+
+    async def delete(self, organisation_id: str, key_id: str) -> bool:
+        c = t.signing_keys.c
+        return await self._delete(
+            t.signing_keys.delete().where(c.id == key_id, c.organisation_id == organisation_id)
+        )
+
+
+class SqlConnectSessionRepository(_SqlRepository):
+    async def add(self, session: ConnectSession) -> None:
+        await self._insert(
+            t.connect_sessions,
+            {
+                "token_hash": session.token_hash,
+                "organisation_id": session.organisation_id,
+                "hub_id": session.hub_id,
+                "user_id": session.user_id,
+                "connector_ids": (
+                    None if session.connector_ids is None else list(session.connector_ids)
+                ),
+                "expires_at": session.expires_at,
+                "created_at": session.created_at,
+            },
+        )
+
+    async def get(self, token_hash: bytes) -> ConnectSession | None:
+        row = await self._one(
+            sa.select(t.connect_sessions).where(t.connect_sessions.c.token_hash == token_hash)
+        )
+        if row is None:
+            return None
+        return ConnectSession(
+            token_hash=row.token_hash,
+            organisation_id=row.organisation_id,
+            hub_id=row.hub_id,
+            user_id=row.user_id,
+            connector_ids=None if row.connector_ids is None else tuple(row.connector_ids),
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+        )
+
+    async def delete(self, organisation_id: str, token_hash: bytes) -> bool:
+        c = t.connect_sessions.c
+        return await self._delete(
+            t.connect_sessions.delete().where(
+                c.token_hash == token_hash, c.organisation_id == organisation_id
+            )
+        )
+
+    async def delete_expired(self, now: datetime) -> int:
+        return await self._change(
+            t.connect_sessions.delete().where(t.connect_sessions.c.expires_at <= now)
         )
 
 
@@ -597,6 +718,8 @@ def _storage(db: SqlDatabase) -> Storage:
         credentials=SqlCredentialRepository(db),
         hubs=SqlHubRepository(db),
         connectors=SqlConnectorRepository(db),
+        signing_keys=SqlSigningKeyRepository(db),
+        connect_sessions=SqlConnectSessionRepository(db),
         used_states=SqlUsedStateRepository(db),
         connections=SqlConnectionRepository(db),
         refresh_locks=SqlRefreshLock(db),

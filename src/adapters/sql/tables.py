@@ -182,3 +182,39 @@ used_states = sa.Table(
     sa.Column("state_id", sa.LargeBinary(16), primary_key=True),
     sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
 )
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("algorithm", sa.String(8), nullable=False),
+    sa.Column("public_key", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+connect_sessions = sa.Table(
+    "connect_sessions",
+    metadata,
+    sa.Column("token_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "hub_id", ID, sa.ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("connector_ids", sa.JSON(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)

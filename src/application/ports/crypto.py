@@ -38,3 +38,57 @@ class StateSealer(Protocol):
     def open(self, state: str) -> OpenedState | None:
         """The claims, or ``None`` when the value was not issued by this service."""
         ...
+
+
+class EndUserClaims(NamedTuple):
+    """What a verified end-user JWT says."""
+
+    subject: str
+    hub_id: str
+    issued_at: int
+    expires_at: int
+
+
+class InvalidEndUserToken(Exception):
+    """A JWT that is malformed, wrongly signed, of another algorithm, for another audience,
+    expired or not yet valid, or missing a required claim. The message says which."""
+
+
+class EndUserTokenVerifier(Protocol):
+    """Verification of the JWTs an organisation signs for its end users, by a JOSE library."""
+
+    def key_id(self, token: str) -> str | None:
+        """The ``kid`` of the token's protected header, unverified; ``None`` if absent."""
+        ...
+
+    def verify(
+        self, token: str, *, public_key: str, algorithm: str, audience: str
+    ) -> EndUserClaims:
+        """Check signature (with exactly ``algorithm``), ``aud``, ``exp``, ``nbf`` and ``iat``
+        (with the clock leeway), and that ``sub``, ``hub``, ``iat`` and ``exp`` are present.
+        Raises ``InvalidEndUserToken``."""
+        ...
+
+
+class InvalidPublicKey(Exception):
+    """Not a PEM public key of a supported type and size; the message says why."""
+
+
+class PublicKeyReader(Protocol):
+    def algorithm_of(self, pem: str) -> str:
+        """The JWS algorithm a PEM SubjectPublicKeyInfo signs with: ``RS256`` (RSA of at least
+        2048 bits), ``ES256`` (EC P-256) or ``EdDSA`` (Ed25519). Raises ``InvalidPublicKey``."""
+        ...
+
+
+class TokenHasher(Protocol):
+    """A keyed hash for bearer secrets stored only as hashes (connect sessions)."""
+
+    def digest(self, token: str) -> bytes:
+        """Under the active key: what is stored."""
+        ...
+
+    def digests(self, token: str) -> list[bytes]:
+        """Under every key, the active first: what a lookup tries, so rotating the keys does
+        not end live sessions."""
+        ...

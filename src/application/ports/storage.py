@@ -18,9 +18,11 @@ from domain.model import (
     ConnectionStatus,
     ConnectionTokens,
     Connector,
+    ConnectSession,
     Credential,
     Hub,
     Organisation,
+    SigningKey,
 )
 
 
@@ -82,6 +84,34 @@ class ConnectorRepository(Protocol):
         ...
 
 
+class SigningKeyRepository(Protocol):
+    async def add(self, key: SigningKey) -> None: ...
+
+    async def get(self, organisation_id: str, key_id: str) -> SigningKey | None: ...
+
+    async def find(self, key_id: str) -> SigningKey | None:
+        """By id alone: a JWT's ``kid`` says which organisation's key it claims."""
+        ...
+
+    async def list(self, organisation_id: str) -> list[SigningKey]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, organisation_id: str, key_id: str) -> bool: ...
+
+
+class ConnectSessionRepository(Protocol):
+    async def add(self, session: ConnectSession) -> None: ...
+
+    async def get(self, token_hash: bytes) -> ConnectSession | None:
+        """The session with this keyed hash, expired or not."""
+        ...
+
+    async def delete(self, organisation_id: str, token_hash: bytes) -> bool: ...
+
+    async def delete_expired(self, now: datetime) -> int: ...
+
+
 class UsedStateRepository(Protocol):
     """Remembers which states have been used, until they expire: the single-use guarantee."""
 
@@ -125,6 +155,15 @@ class ConnectionRepository(Protocol):
         ``expected_version`` (the fencing check): the version goes up by one, the refresh
         time is recorded and the failure count reset. ``False`` when the check failed and
         nothing was written."""
+        ...
+
+    async def reauthorise(
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+    ) -> bool:
+        """The end user connected again: replace the credential and tokens in one write, make
+        the connection active with no reason, reset the failure count, and raise the token
+        version by one (a refresh still in flight then writes nothing). ``False`` when the
+        connection no longer exists."""
         ...
 
     async def record_refresh_failure(
@@ -222,6 +261,8 @@ class Storage:
     credentials: CredentialRepository
     hubs: HubRepository
     connectors: ConnectorRepository
+    signing_keys: SigningKeyRepository
+    connect_sessions: ConnectSessionRepository
     used_states: UsedStateRepository
     connections: ConnectionRepository
     refresh_locks: RefreshLock

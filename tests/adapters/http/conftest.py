@@ -36,6 +36,15 @@ class Api:
     async def delete(self, path: str, key: str | None = None) -> httpx.Response:
         return await self.client.delete(path, headers=self.auth(key))
 
+    @property
+    def callback_path(self) -> str:
+        """The path of this organisation's redirect URI."""
+        return f"/oauth2/callback/{self.organisation_id}"
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.settings.public_url + self.callback_path
+
     async def new_organisation(self, name: str) -> tuple[str, str]:
         created = await create_organisation(self._storage)(name)
         return created.organisation.id, created.api_key

@@ -157,7 +157,7 @@ async def test_initialise_returns_the_authorize_url(api: Api) -> None:
     q = parse_qs(urlsplit(url).query)
     assert q["response_type"] == ["code"]
     assert q["client_id"] == ["crm-client"]
-    assert q["redirect_uri"] == ["https://connect.example.org/oauth2/callback"]
+    assert q["redirect_uri"] == [api.redirect_uri]
     assert q["scope"] == ["contacts.read offline_access"]
     assert q["prompt"] == ["consent select_account"]
     assert q["resource"] == ["https://a.example", "https://b.example"]
@@ -167,9 +167,7 @@ async def test_initialise_returns_the_authorize_url(api: Api) -> None:
     assert opened.claims.connector_id == ids["connector"]
     assert opened.claims.credential_id == ids["credential"]
     assert opened.claims.organisation_id == api.organisation_id
-    assert opened.claims.binding == state_binding(
-        "crm-client", "https://connect.example.org/oauth2/callback"
-    )
+    assert opened.claims.binding == state_binding("crm-client", api.redirect_uri)
     assert q["code_challenge"] == [s256_challenge(opened.pkce_verifier)]
     assert opened.pkce_verifier not in url
 

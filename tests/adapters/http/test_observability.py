@@ -48,7 +48,7 @@ async def test_access_log_is_one_json_line_per_request_and_never_contains_the_qu
     caplog.set_level(logging.INFO, logger="embed_oauth.access")
     capsys.readouterr()
     await api.client.get(
-        "/oauth2/callback",
+        api.callback_path,
         params={"code": "secret-code-123", "state": "secret-state"},
         headers={"X-Request-ID": "req-1"},
     )
@@ -57,8 +57,8 @@ async def test_access_log_is_one_json_line_per_request_and_never_contains_the_qu
     assert line["request_id"] == "req-1"
     assert line["level"] == "info"
     assert line["method"] == "GET"
-    assert line["path"] == "/oauth2/callback"
-    assert line["route"] == "/oauth2/callback"
+    assert line["path"] == api.callback_path
+    assert line["route"] == "/oauth2/callback/{organisation}"
     assert line["status"] == 400
     assert line["duration_ms"] >= 0
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
@@ -174,7 +174,7 @@ async def test_every_response_says_nosniff_and_https_adds_hsts(api: Api) -> None
         await api.client.get("/health/live"),
         await api.get("/credentials"),
         await api.get("/no/such/route"),
-        await api.client.get("/oauth2/callback"),
+        await api.client.get(api.callback_path),
         await api.post("/embed/x/connector/y/oauth2/initialise", {}),
     ):
         assert answer.headers["x-content-type-options"] == "nosniff"

@@ -13,7 +13,7 @@ from tests.adapters.http.conftest import Api
 
 
 async def test_callback_page_cannot_be_cached_framed_or_leak_the_code(api: Api) -> None:
-    response = await api.client.get("/oauth2/callback", params={"state": "x", "code": "c"})
+    response = await api.client.get(api.callback_path, params={"state": "x", "code": "c"})
     assert response.status_code == 400
     headers = response.headers
     assert headers["content-type"].startswith("text/html")
@@ -34,14 +34,22 @@ async def test_callback_page_cannot_be_cached_framed_or_leak_the_code(api: Api) 
 async def test_hostile_query_values_cannot_break_out_of_the_page(api: Api) -> None:
     hostile = "</script><script>alert(1)</script>"
     response = await api.client.get(
-        "/oauth2/callback", params={"error": hostile, "error_description": hostile}
+        api.callback_path, params={"error": hostile, "error_description": hostile}
     )
     assert response.status_code == 400
     assert "<script>alert(1)" not in response.text
 
 
+async def test_the_callback_without_an_organisation_is_a_clear_404_page(api: Api) -> None:
+    response = await api.client.get("/oauth2/callback", params={"state": "s", "code": "c"})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "names no organisation" in response.text
+    assert "GET /organisation" in response.text
+
+
 async def test_callback_without_state_is_a_clear_400_page(api: Api) -> None:
-    response = await api.client.get("/oauth2/callback")
+    response = await api.client.get(api.callback_path)
     assert response.status_code == 400
     assert "no state" in response.text
 
