@@ -243,6 +243,9 @@ class CachedHubs:
             key, partial(self._inner.get, organisation_id, hub_id)
         )
 
+    async def find(self, hub_id: str) -> Hub | None:
+        return await self._inner.find(hub_id)
+
     async def list(self, organisation_id: str) -> list[Hub]:
         return await self._inner.list(organisation_id)
 
@@ -314,6 +317,9 @@ class CachedConnections:
         return self._lookup.hit(key) or await self._lookup.load(
             key, partial(self._inner.get, organisation_id, connection_id)
         )
+
+    async def hub_of(self, connection_id: str) -> str | None:
+        return await self._inner.hub_of(connection_id)
 
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str

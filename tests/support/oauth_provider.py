@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -273,7 +274,10 @@ def create_provider_app(provider: Provider) -> Flask:
 
     @app.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Any:
-        grant = server.get_consent_grant(end_user=None)
+        try:
+            grant = server.get_consent_grant(end_user=None)
+        except OAuth2Error as exc:  # RFC 6749 §4.1.2.1: never redirect to an unknown URI
+            return Response(f"{exc.error}: {exc.description}", status=400)
         if request.method == "GET":
             return _LOGIN_PAGE.format(
                 client=escape(grant.client.client_id),

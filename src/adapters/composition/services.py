@@ -15,6 +15,7 @@ from application.callback import HandleCallback
 from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
+from application.embed_origins import EmbedOrigins
 from application.end_users import AuthenticateBearer, ManageConnectSessions, ManageSigningKeys
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
@@ -139,6 +140,7 @@ def build_services(
             policy=refresh_policy(settings),
         ),
         callback=HandleCallback(states, cached.hubs, cached.connectors),
+        embed_origins=EmbedOrigins(cached.hubs, cached.connections),
         health=storage.health,
     )
 

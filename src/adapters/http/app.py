@@ -20,6 +20,7 @@ from adapters.http.connections import (
     UserConnectionController,
     access_token_route,
 )
+from adapters.http.cors import EmbedCors
 from adapters.http.demo import demo_page
 from adapters.http.dependencies import caller_identity, caller_organisation
 from adapters.http.dto import (
@@ -141,7 +142,9 @@ def http_app(
     )
     route_path_parameters_to_asgi_handlers(app)
     document(app, _LEAN_OPERATIONS)
-    observer = RequestObserver(app.asgi_handler, security_headers(settings))
+    observer = RequestObserver(
+        EmbedCors(app.asgi_handler, services.embed_origins), security_headers(settings)
+    )
     app.asgi_handler = observer
     app.on_shutdown.append(observer.flush)  # the access-log lines of the last turn
     return app

@@ -7,6 +7,7 @@ from application.callback import HandleCallback
 from application.connections import CreateConnection, ManageConnections
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
+from application.embed_origins import EmbedOrigins
 from application.end_users import AuthenticateBearer, ManageConnectSessions, ManageSigningKeys
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
@@ -28,4 +29,5 @@ class Services:
     connections: ManageConnections
     access_token: GetAccessToken
     callback: HandleCallback
+    embed_origins: EmbedOrigins
     health: HealthCheck

@@ -70,6 +70,10 @@ class InMemoryConnectionRepository:
         row = self.rows.get(connection_id)
         return row if row and row.organisation_id == organisation_id else None
 
+    async def hub_of(self, connection_id: str) -> str | None:
+        row = self.rows.get(connection_id)
+        return row.hub_id if row else None
+
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str
     ) -> list[Connection]:
@@ -319,6 +323,9 @@ class InMemoryHubRepository:
     async def get(self, organisation_id: str, hub_id: str) -> Hub | None:
         row = self.rows.get(hub_id)
         return row if row and row.organisation_id == organisation_id else None
+
+    async def find(self, hub_id: str) -> Hub | None:
+        return self.rows.get(hub_id)
 
     async def list(self, organisation_id: str) -> list[Hub]:
         rows = [r for r in self.rows.values() if r.organisation_id == organisation_id]

@@ -217,6 +217,10 @@ class SqlHubRepository(_SqlRepository):
         )
         return _hub(row) if row else None
 
+    async def find(self, hub_id: str) -> Hub | None:
+        row = await self._one(sa.select(t.hubs).where(t.hubs.c.id == hub_id))
+        return _hub(row) if row else None
+
     async def list(self, organisation_id: str) -> list[Hub]:
         c = t.hubs.c
         rows = await self._all(
@@ -375,6 +379,11 @@ class SqlConnectionRepository(_SqlRepository):
             .where(c.id == connection_id, c.organisation_id == organisation_id)
         )
         return _connection(row) if row else None
+
+    async def hub_of(self, connection_id: str) -> str | None:
+        c = t.connections.c
+        row = await self._one(sa.select(c.hub_id).where(c.id == connection_id))
+        return str(row.hub_id) if row else None
 
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str

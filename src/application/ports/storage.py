@@ -61,6 +61,10 @@ class HubRepository(Protocol):
 
     async def get(self, organisation_id: str, hub_id: str) -> Hub | None: ...
 
+    async def find(self, hub_id: str) -> Hub | None:
+        """By id alone: for a browser's CORS preflight, which carries no credentials."""
+        ...
+
     async def list(self, organisation_id: str) -> list[Hub]:
         """Oldest first."""
         ...
@@ -132,6 +136,10 @@ class ConnectionRepository(Protocol):
         ...
 
     async def get(self, organisation_id: str, connection_id: str) -> Connection | None: ...
+
+    async def hub_of(self, connection_id: str) -> str | None:
+        """The hub of a connection, by id alone: for a browser's CORS preflight."""
+        ...
 
     async def list_for_user(
         self, organisation_id: str, hub_id: str, user_id: str
