@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers check browser bench clean
+.PHONY: run test lint typecheck layers check browser node sdk-test bench demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,25 @@ browser:
 	    echo "No Chromium and no way to install it here: the browser test will be skipped."; \
 	  fi; }
 
-test: check browser
+# The SDK's tests (sdk/js) need Node.js and npm: installed from Debian's packages where this
+# machine allows, as for Chromium.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's nodejs and npm for the SDK's tests..."; \
+	    apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1; \
+	  fi; \
+	  command -v npm >/dev/null 2>&1 || { echo "The SDK's tests need Node.js 18+ and npm."; exit 1; }; }
+
+sdk/js/node_modules/.installed: sdk/js/package-lock.json | node
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sdk-test: sdk/js/node_modules/.installed
+	cd sdk/js && npm test --silent
+
+test: check browser sdk-test
 	$(BIN)/pytest
 
 # The performance benchmark (docs/performance.md): about 15 minutes on a 2-core machine.
@@ -50,4 +68,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis sdk/js/node_modules

@@ -2,9 +2,7 @@
 the connection created, against `embed-oauth serve` as a real process."""
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,28 +10,11 @@ import httpx
 import pytest
 
 from adapters.crypto.keyring import generate_key_spec
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.support.oauth_provider import PASSWORD, USERNAME, RunningProvider
 from tests.support.processes import create_organisation, free_port, serving
 
-CHROMIUM = os.environ.get("EMBED_OAUTH_TEST_CHROMIUM") or shutil.which("chromium") or ""
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM,
-        reason="no Chromium found (make test installs Debian's chromium where apt-get can), "
-        "so the browser test is skipped",
-    ),
-]
-# As this machine's notes advise: no sandbox as root, and no background traffic to the internet.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture

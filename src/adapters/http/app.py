@@ -39,6 +39,7 @@ from adapters.http.lean import route_path_parameters_to_asgi_handlers
 from adapters.http.management import ConnectorController, CredentialController, HubController
 from adapters.http.openapi import LeanOperation, document
 from adapters.http.rate_limit import RateLimiter
+from adapters.http.sdk import sdk_module
 from adapters.http.services import Services
 from adapters.observability import RequestObserver
 from adapters.settings import Settings
@@ -97,6 +98,7 @@ def http_app(
         read_organisation,
         SigningKeyController,
         ConnectSessionController,
+        sdk_module,
         health.live,
         health.ready,
         health.metrics_route(settings.metrics_token),

@@ -8,15 +8,17 @@ from litestar import MediaType, Response
 
 
 def page_headers(nonce: str, connect_self: bool = False) -> dict[str, str]:
-    """No caching, no framing, no referrer, and only our own nonce-tagged scripts and styles."""
+    """No caching, no framing, no referrer, and only our own nonce-tagged scripts and styles;
+    with ``connect_self``, the page may also call this service and import its SDK module."""
     connect = " connect-src 'self';" if connect_self else ""
+    scripts = f"'nonce-{nonce}' 'self'" if connect_self else f"'nonce-{nonce}'"
     return {
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
         "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}';{connect} "
+            f"default-src 'none'; script-src {scripts}; style-src 'nonce-{nonce}';{connect} "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
         ),
     }

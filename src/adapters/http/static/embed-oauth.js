@@ -1,0 +1,1 @@
+../../../../sdk/js/embed-oauth.js
