@@ -6,10 +6,13 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from granian import Granian
 from granian.constants import Interfaces
@@ -30,6 +33,9 @@ from application.errors import StorageUnavailable
 from application.key_rotation import RotateEncryptionKeys
 from application.ports.storage import Storage
 from domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from adapters.composition.dev_setup import DevSetup
 
 log = logging.getLogger("embed_oauth.cli")
 
@@ -162,6 +168,60 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     ).serve()
 
 
+DEV_PROVIDER_PORT = 9000
+
+
+async def _dev_setup(settings: Settings, token_url: str) -> "DevSetup":
+    from adapters.composition.dev_setup import set_up  # noqa: PLC0415
+
+    if settings.database_url == MEMORY_DATABASE_URL:
+        raise CommandError("The in-memory backend is not shared with `embed-oauth serve`.")
+    keyring = load_keyring(settings)
+    async with stored(settings) as storage:
+        return await set_up(settings, storage, AesGcmSecretCipher(keyring), token_url)
+
+
+def dev_provider(settings: Settings, port: int, wait: Callable[[], None]) -> None:
+    """Development only: a real authorization server on loopback, set up in the service's
+    database, until ``wait`` returns (Ctrl-C)."""
+    if settings.environment == "production":
+        raise CommandError("dev-provider is for development: EMBED_OAUTH_ENVIRONMENT=production")
+    try:
+        from adapters.dev_provider import PASSWORD, USERNAME, RunningProvider  # noqa: PLC0415
+    except ImportError:
+        raise CommandError(
+            "dev-provider needs the development extra: pip install -e '.[dev]' (make run does)"
+        ) from None
+    refuse_a_taken_port("127.0.0.1", port)
+    running = RunningProvider(port)
+    try:
+        provider = running.provider
+        setup = asyncio.run(_dev_setup(settings, provider.token_url))
+        provider.register(
+            setup.redirect_uri(settings),
+            client_id=setup.client_id,
+            client_secret=setup.client_secret,
+        )
+        print(f"Development provider: {provider.base_url} (sign in as {USERNAME} / {PASSWORD})")
+        print(f"Organisation: {setup.organisation_id}")
+        print(f"API key: {setup.api_key}")
+        print(f"Hub: {setup.hub_id}  Connector: {setup.connector_id}")
+        print(f"Credential: {setup.credential_id} (client ID {setup.client_id})")
+        print(f"Open the demo: {setup.demo_link(settings, provider.authorize_url)}")
+        print("(with `make run` serving it; Ctrl-C stops the provider)", flush=True)
+        wait()
+    finally:
+        running.stop()
+
+
+def _until_interrupted() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1):
+        pass
+
+
 def _granian_logging(level: str) -> dict[str, object]:
     """The server's own lines as JSON too."""
     return {
@@ -223,6 +283,15 @@ def _parser() -> argparse.ArgumentParser:
         "development key file, a new key is added first); safe to interrupt and run again",
     )
 
+    dev = commands.add_parser(
+        "dev-provider",
+        help="development only: run a real OAuth 2.0 provider on loopback, set it up in the "
+        "database, and print the API key and a demo link with everything filled in",
+    )
+    dev.add_argument(
+        "--port", type=int, default=DEV_PROVIDER_PORT, help=f"(default {DEV_PROVIDER_PORT})"
+    )
+
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
@@ -249,6 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "api-keys":
             asyncio.run(revoke_api_key(settings, args.key))
             print(json.dumps({"revoked": True}))
+        elif args.command == "dev-provider":
+            if not 0 < args.port < 65536:
+                raise CommandError("--port must be 1-65535")
+            dev_provider(settings, args.port, _until_interrupted)
         elif args.command == "db":
             asyncio.run(upgrade_database(settings))
             print("The database schema is up to date.")

@@ -75,3 +75,14 @@ def test_demo_can_be_switched_explicitly() -> None:
         {"EMBED_OAUTH_ENVIRONMENT": "production", "EMBED_OAUTH_DEMO": "on"}
     ).demo
     assert not Settings.from_env({"EMBED_OAUTH_DEMO": "off"}).demo
+
+
+async def test_the_sdk_is_served_as_the_module_its_tests_cover(api: Api) -> None:
+    response = await api.client.get("/sdk/embed-oauth.js", headers={"Origin": "https://a.example"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+    source = Path(__file__).parents[3] / "sdk" / "js" / "embed-oauth.js"
+    assert response.content == source.read_bytes()
+    assert b"export class EmbedOAuth " in response.content
