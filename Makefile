@@ -63,6 +63,11 @@ sdk-test: sdk/js/node_modules/.installed
 test: check browser sdk-test
 	$(BIN)/pytest
 
+# After `make run` (in another terminal): a development OAuth provider, set up in the same
+# database, and a demo link with everything filled in.
+demo: $(STAMP)
+	$(BIN)/embed-oauth dev-provider
+
 # The performance benchmark (docs/performance.md): about 15 minutes on a 2-core machine.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
