@@ -3,6 +3,7 @@
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,13 @@ from domain.model import (
     ConnectionStatus,
     ConnectionTokens,
     Connector,
+    ConnectSession,
     Credential,
     Hub,
     Organisation,
     RefreshHealth,
+    SigningAlgorithm,
+    SigningKey,
     TokenAuthMethod,
 )
 from domain.scopes import ScopeSeparator
@@ -442,3 +446,110 @@ async def test_a_duplicate_inside_a_unit_of_work_rolls_back_its_earlier_writes(
         await organisation_with_key(storage)
     assert await storage.organisations.get(uid(1)) is None
     assert await storage.api_keys.organisation_for(b"k" * 32) == existing
+
+
+async def test_a_reauthorisation_replaces_tokens_and_health_in_place(storage: Storage) -> None:
+    ids = await world_of(storage)
+    stored = replace(
+        connection(40, *ids),
+        status=ConnectionStatus.REAUTHORISATION_REQUIRED,
+        status_reason="invalid_grant",
+        health=RefreshHealth(version=3, last_refreshed_at=T0, failures=2, not_before=T0),
+    )
+    await storage.connections.add(stored)
+    await storage.credentials.add(credential(11, ids[0]))
+    tokens = ConnectionTokens("Bearer", "v1.k.again", "v1.k.refresh-again", None, ("read",), 60)
+    assert await storage.connections.reauthorise(stored.id, uid(11), tokens) is True
+    assert await storage.connections.get(ids[0], stored.id) == replace(
+        stored,
+        credential_id=uid(11),
+        tokens=tokens,
+        status=ConnectionStatus.ACTIVE,
+        status_reason=None,
+        health=RefreshHealth(version=4, last_refreshed_at=T0),
+    )
+    # A refresh that read the version before cannot write over the new tokens.
+    assert not await storage.connections.update_tokens(
+        stored.id, tokens, expected_version=3, refreshed_at=T0
+    )
+    assert await storage.connections.reauthorise(uid(99), uid(11), tokens) is False
+
+
+async def test_hubs_and_connections_are_found_by_id_alone(storage: Storage) -> None:
+    ids = await world_of(storage)
+    await storage.connections.add(connection(40, *ids))
+    assert (await storage.hubs.find(ids[1])) == await storage.hubs.get(ids[0], ids[1])
+    assert await storage.hubs.find(uid(99)) is None
+    assert await storage.connections.hub_of(uid(40)) == ids[1]
+    assert await storage.connections.hub_of(uid(99)) is None
+
+
+def signing_key(n: int, organisation_id: str, at: datetime = T0) -> SigningKey:
+    return SigningKey(
+        id=uid(n),
+        organisation_id=organisation_id,
+        name=f"key {n}",
+        algorithm=SigningAlgorithm.ES256,
+        public_key=f"-----BEGIN PUBLIC KEY-----\nkey{n}\n-----END PUBLIC KEY-----\n",
+        created_at=at,
+    )
+
+
+async def test_signing_keys_are_scoped_but_found_by_kid(storage: Storage) -> None:
+    a, b = await org(storage, 1), await org(storage, 2)
+    first, second = signing_key(50, a, T0 + timedelta(minutes=1)), signing_key(51, a, T0)
+    await storage.signing_keys.add(first)
+    await storage.signing_keys.add(second)
+    assert await storage.signing_keys.get(a, first.id) == first
+    assert await storage.signing_keys.get(b, first.id) is None
+    assert await storage.signing_keys.find(first.id) == first
+    assert [k.id for k in await storage.signing_keys.list(a)] == [second.id, first.id]
+    assert await storage.signing_keys.list(b) == []
+    assert await storage.signing_keys.delete(b, first.id) is False
+    assert await storage.signing_keys.delete(a, first.id) is True
+    assert await storage.signing_keys.find(first.id) is None
+    with pytest.raises(DuplicateKey):
+        await storage.signing_keys.add(second)
+
+
+def session(n: int, organisation_id: str, hub_id: str, **extra: Any) -> ConnectSession:
+    values: dict[str, Any] = {
+        "token_hash": n.to_bytes(32, "big"),
+        "organisation_id": organisation_id,
+        "hub_id": hub_id,
+        "user_id": f"user-{n}",
+        "connector_ids": None,
+        "expires_at": T0 + timedelta(minutes=30),
+        "created_at": T0,
+    }
+    return ConnectSession(**{**values, **extra})
+
+
+async def test_connect_sessions_are_found_by_hash_revoked_within_their_organisation_and_purged(
+    storage: Storage,
+) -> None:
+    org_id, hub_id, connector_id, _ = await world_of(storage)
+    other = await org(storage, 2)
+    limited = session(1, org_id, hub_id, connector_ids=(connector_id,))
+    short = session(2, org_id, hub_id, expires_at=T0 + timedelta(minutes=1))
+    await storage.connect_sessions.add(limited)
+    await storage.connect_sessions.add(short)
+    assert await storage.connect_sessions.get(limited.token_hash) == limited
+    assert await storage.connect_sessions.get(bytes(32)) is None
+    with pytest.raises(DuplicateKey):
+        await storage.connect_sessions.add(limited)
+    assert await storage.connect_sessions.delete(other, limited.token_hash) is False
+    assert await storage.connect_sessions.delete_expired(T0 + timedelta(minutes=1)) == 1
+    assert await storage.connect_sessions.get(short.token_hash) is None
+    assert await storage.connect_sessions.delete(org_id, limited.token_hash) is True
+    assert await storage.connect_sessions.get(limited.token_hash) is None
+
+
+async def test_deleting_a_hub_deletes_its_connect_sessions(storage: Storage) -> None:
+    org_id, hub_id, _, _ = await world_of(storage)
+    await storage.hubs.add(hub(21, org_id))
+    await storage.connect_sessions.add(session(1, org_id, hub_id))
+    await storage.connect_sessions.add(session(2, org_id, uid(21)))
+    assert await storage.hubs.delete(org_id, hub_id)
+    assert await storage.connect_sessions.get((1).to_bytes(32, "big")) is None
+    assert await storage.connect_sessions.get((2).to_bytes(32, "big")) is not None
