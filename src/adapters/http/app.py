@@ -134,7 +134,13 @@ def http_app(
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(
-                        type="http", scheme="bearer", description="An organisation's API key"
+                        type="http",
+                        scheme="bearer",
+                        description=(
+                            "An organisation's API key; on initialise and an end user's own "
+                            "connections, also an end-user token (a JWT signed with a "
+                            "registered signing key, or a connect session)"
+                        ),
                     )
                 }
             ),
