@@ -4,6 +4,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from application.ports.crypto import OpenedState, SealedState
+from application.ports.webhooks import SendResult
 from domain.state import StateClaims
 
 
@@ -64,3 +65,20 @@ class ReversingCipher:
 
     def current_prefix(self) -> str:
         return ""
+
+
+class RecordingWebhookSender:
+    """Answers with the statuses given (the last repeats; 200 by default) and records every
+    delivery sent."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses = statuses or [200]
+        self.sent: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def refusal(self, url: str) -> str | None:
+        return "is refused by the test" if "refused" in url else None
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        self.sent.append((url, headers, body))
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return SendResult(status, "ok" if status < 300 else "no")

@@ -5,27 +5,32 @@ Each concern has a module of its own in ``adapters.composition``: the storage ba
 (``services``), the background jobs (``jobs``); ``adapters.http.app`` configures Litestar.
 """
 
+from collections.abc import Awaitable, Callable
+
 from litestar import Litestar
 
 from adapters.cache import CacheGroup
 from adapters.composition.backends import Backend, open_backend
 from adapters.composition.jobs import every
 from adapters.composition.keys import keyring_reloader, load_keyring
-from adapters.composition.services import build_services, refresh_policy
+from adapters.composition.services import build_services, deliver_webhooks, refresh_policy
 from adapters.crypto.end_user_jwt import PemPublicKeyReader, PyJwtEndUserTokenVerifier
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.sealed_state import AesGcmStateSealer
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.crypto.token_hash import HmacTokenHasher
 from adapters.http.app import http_app
-from adapters.observability import InstrumentedTokenEndpoint
+from adapters.observability import InstrumentedTokenEndpoint, observe_delivery_round
 from adapters.settings import Settings
 from adapters.system import SecureRandom, SystemClock
 from adapters.token_client import HttpxTokenEndpoint
+from adapters.webhook_sender import HttpxWebhookSender, JsonEventEncoder
 from application.keep_alive import RefreshIdleConnections
 from application.maintenance import PurgeExpired
 from application.ports.provider import TokenEndpoint
 from application.ports.system import Clock, RandomSource
+from application.ports.webhooks import WebhookSender
+from application.webhook_delivery import DeliveryRound
 from domain.end_user_tokens import JWT_CLOCK_LEEWAY
 
 
@@ -37,6 +42,7 @@ def create_app(
     clock: Clock | None = None,
     random: RandomSource | None = None,
     token_endpoint: TokenEndpoint | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Litestar:
     """Build the application. Tests pass a backend, keys, a clock, randomness or a token
     endpoint of their own; everything else is chosen here from ``settings``."""
@@ -48,18 +54,26 @@ def create_app(
         allow_private_addresses=settings.allow_local_providers,
     )
     caches = CacheGroup(settings.cache_seconds)
+    cipher = AesGcmSecretCipher(keyring, reload=keyring_reloader(settings))
+    random = random or SecureRandom()
+    sender = webhook_sender or HttpxWebhookSender(
+        timeout=settings.webhook_timeout.total_seconds(),
+        allow_private_addresses=settings.allow_local_providers,
+    )
     services = build_services(
         settings,
         backend.storage,
         caches=caches,
-        cipher=AesGcmSecretCipher(keyring, reload=keyring_reloader(settings)),
+        cipher=cipher,
         sealer=AesGcmStateSealer(keyring),
         clock=clock,
-        random=random or SecureRandom(),
+        random=random,
         token_endpoint=InstrumentedTokenEndpoint(token_endpoint or token_client),
         end_user_tokens=PyJwtEndUserTokenVerifier(JWT_CLOCK_LEEWAY),
         public_keys=PemPublicKeyReader(),
         token_hasher=HmacTokenHasher(keyring),
+        webhook_sender=sender,
+        event_encoder=JsonEventEncoder(),
     )
     purge = PurgeExpired(
         backend.storage.used_states,
@@ -73,10 +87,28 @@ def create_app(
             backend.storage.connections, services.access_token, clock, refresh_policy(settings)
         )
         jobs.append(every(settings.refresh_job_interval, "refreshed idle connections", keep_alive))
+    if settings.webhook_worker:
+        deliver = deliver_webhooks(
+            settings, backend.storage, sender=sender, cipher=cipher, clock=clock, random=random
+        )
+
+        async def deliver_and_observe() -> DeliveryRound:
+            delivered = await deliver()
+            observe_delivery_round(delivered, clock.now())
+            return delivered
+
+        jobs.append(
+            every(settings.webhook_poll_interval, "delivered webhooks", deliver_and_observe)
+        )
     return http_app(
         settings,
         services,
         lifespan=jobs,
         # Background cache loads finish before the engine is disposed of.
-        on_shutdown=[caches.drain, backend.close, token_client.close],
+        on_shutdown=[caches.drain, backend.close, token_client.close, *_closer(sender)],
     )
+
+
+def _closer(sender: WebhookSender) -> list[Callable[[], Awaitable[None]]]:
+    """The service's own HTTP client is closed at shutdown; one a test passed in is its own."""
+    return [sender.close] if isinstance(sender, HttpxWebhookSender) else []

@@ -18,7 +18,8 @@ database, and the code exchange and a refresh read the rows they depend on thems
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -32,6 +33,7 @@ from application.ports.storage import (
     HubRepository,
     SigningKeyRepository,
     Storage,
+    UnitOfWork,
 )
 from domain.model import (
     ApiKey,
@@ -412,6 +414,98 @@ class CachedSigningKeys:
         return deleted
 
 
+class _TouchedConnections:
+    """The connections of one unit of work, noting which rows its writes touch."""
+
+    def __init__(self, inner: ConnectionRepository, touched: list[Tag]) -> None:
+        self._inner = inner
+        self._touched = touched
+
+    async def add(self, connection: Connection) -> None:
+        await self._inner.add(connection)
+
+    async def get(self, organisation_id: str, connection_id: str) -> Connection | None:
+        return await self._inner.get(organisation_id, connection_id)
+
+    async def hub_of(self, connection_id: str) -> str | None:
+        return await self._inner.hub_of(connection_id)
+
+    async def list_for_user(
+        self, organisation_id: str, hub_id: str, user_id: str
+    ) -> list[Connection]:
+        return await self._inner.list_for_user(organisation_id, hub_id, user_id)
+
+    async def due_for_refresh(
+        self, expiring_before: datetime, now: datetime, limit: int
+    ) -> list[Connection]:
+        return await self._inner.due_for_refresh(expiring_before, now, limit)
+
+    async def delete(self, organisation_id: str, connection_id: str) -> bool:
+        self._touched.append(("connection", connection_id))
+        return await self._inner.delete(organisation_id, connection_id)
+
+    async def update_tokens(
+        self,
+        connection_id: str,
+        tokens: ConnectionTokens,
+        *,
+        expected_version: int,
+        refreshed_at: datetime,
+    ) -> bool:
+        self._touched.append(("connection", connection_id))
+        return await self._inner.update_tokens(
+            connection_id, tokens, expected_version=expected_version, refreshed_at=refreshed_at
+        )
+
+    async def reauthorise(
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+    ) -> bool:
+        self._touched.append(("connection", connection_id))
+        return await self._inner.reauthorise(connection_id, credential_id, tokens)
+
+    async def record_refresh_failure(
+        self, connection_id: str, *, failures: int, not_before: datetime
+    ) -> None:
+        self._touched.append(("connection", connection_id))
+        await self._inner.record_refresh_failure(
+            connection_id, failures=failures, not_before=not_before
+        )
+
+    async def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        self._touched.append(("connection", connection_id))
+        return await self._inner.set_status(
+            connection_id, status, reason, expected_version=expected_version
+        )
+
+
+class CachedUnitOfWork:
+    """A unit of work whose connection writes invalidate the cached rows they touched once
+    it has committed: invalidating earlier would let a read between the write and the
+    commit put the old row back."""
+
+    def __init__(self, inner: UnitOfWork, group: CacheGroup) -> None:
+        self._inner = inner
+        self._group = group
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Storage]:
+        touched: list[Tag] = []
+        async with self._inner.begin() as tx:
+            yield replace(
+                tx,
+                connections=_TouchedConnections(tx.connections, touched),
+            )
+        for tag in touched:
+            self._group.invalidate_tag(tag)
+
+
 def cached_storage(storage: Storage, group: CacheGroup) -> Storage:
     """The storage with the hot-path reads cached (``group.ttl`` of 0 turns caching off)."""
     if group.ttl <= 0:
@@ -424,4 +518,5 @@ def cached_storage(storage: Storage, group: CacheGroup) -> Storage:
         credentials=CachedCredentials(storage.credentials, group),
         connections=CachedConnections(storage.connections, group),
         signing_keys=CachedSigningKeys(storage.signing_keys, group),
+        unit_of_work=CachedUnitOfWork(storage.unit_of_work, group),
     )

@@ -23,6 +23,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -31,6 +32,7 @@ from prometheus_client import (
 
 from application.errors import ProviderTimeout, ProviderUnavailable
 from application.ports.provider import TokenEndpoint, TokenEndpointAnswer, TokenRequest
+from application.webhook_delivery import DeliveryRound
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
@@ -60,6 +62,16 @@ PROVIDER_LATENCY = Histogram(
     "Token endpoint latency",
     ["grant_type", "outcome"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "embed_oauth_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (succeeded, retrying, failed)",
+    ["outcome"],
+)
+WEBHOOK_QUEUE_AGE = Gauge(
+    "embed_oauth_webhook_queue_age_seconds",
+    "Age of the oldest pending webhook delivery's event (0 when none is pending)",
+    multiprocess_mode="max",
 )
 INITIALISE_ROUTE = "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise"
 
@@ -294,6 +306,14 @@ class InstrumentedTokenEndpoint:
                 CODE_EXCHANGES.labels(outcome).inc()
             elif grant_type == "refresh_token":
                 REFRESHES.labels(outcome).inc()
+
+
+def observe_delivery_round(round_: DeliveryRound, now: datetime) -> None:
+    for outcome in ("succeeded", "retrying", "failed"):
+        if count := getattr(round_, outcome):
+            WEBHOOK_DELIVERIES.labels(outcome).inc(count)
+    oldest = round_.oldest_pending
+    WEBHOOK_QUEUE_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
 
 def use_multiprocess_metrics_if_configured() -> None:

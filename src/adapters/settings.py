@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from adapters.crypto.keyring import InvalidKeyring, Keyring
 from domain.redirect_uri import CALLBACK_PATH
+from domain.webhooks import DEFAULT_RETRY_SECONDS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/embed-oauth.sqlite3"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -39,6 +40,10 @@ class Settings:
     metrics_token: str | None = None
     refresh_job: bool = True
     refresh_job_interval: timedelta = timedelta(seconds=60)
+    webhook_retry_seconds: tuple[int, ...] = DEFAULT_RETRY_SECONDS
+    webhook_timeout: timedelta = timedelta(seconds=10)
+    webhook_worker: bool = True
+    webhook_poll_interval: timedelta = timedelta(seconds=1)
 
     @property
     def callback_url(self) -> str:
@@ -96,6 +101,14 @@ class Settings:
             refresh_job_interval=timedelta(
                 seconds=_bounded_int(env, "EMBED_OAUTH_REFRESH_JOB_INTERVAL_SECONDS", 60, 1, 86_400)
             ),
+            webhook_retry_seconds=_retry_schedule(get("EMBED_OAUTH_WEBHOOK_RETRY_SECONDS")),
+            webhook_timeout=timedelta(
+                seconds=_bounded_int(env, "EMBED_OAUTH_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 60)
+            ),
+            webhook_worker=_switch(env, "EMBED_OAUTH_WEBHOOK_WORKER", default=True),
+            webhook_poll_interval=timedelta(
+                seconds=_bounded_int(env, "EMBED_OAUTH_WEBHOOK_POLL_SECONDS", 1, 1, 3600)
+            ),
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
             rate_limit_per_minute=_bounded_int(
                 env, "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE", 0, 0, 10_000_000
@@ -151,6 +164,25 @@ def _encryption_keys(spec: str | None) -> str | None:
                 "(`embed-oauth keys generate` prints a valid entry)"
             ) from None
     return spec
+
+
+MAX_RETRY_DELAY = 7 * 86_400
+MAX_RETRIES = 50
+
+
+def _retry_schedule(raw: str | None) -> tuple[int, ...]:
+    if raw is None:
+        return DEFAULT_RETRY_SECONDS
+    parts = [part.strip() for part in raw.split(",")]
+    if not 0 < len(parts) <= MAX_RETRIES or not all(
+        p.isdigit() and int(p) <= MAX_RETRY_DELAY for p in parts
+    ):
+        default = ",".join(map(str, DEFAULT_RETRY_SECONDS))
+        raise SettingsError(
+            "EMBED_OAUTH_WEBHOOK_RETRY_SECONDS must be 1 to 50 comma-separated delays in "
+            f"seconds, each at most {MAX_RETRY_DELAY} (default {default})"
+        )
+    return tuple(int(p) for p in parts)
 
 
 MIN_METRICS_TOKEN_LENGTH = 16

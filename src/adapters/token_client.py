@@ -2,16 +2,15 @@
 
 import asyncio
 import base64
-import ipaddress
 import json
 import math
-import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 import httpx
 
+from adapters.outbound import private_address_refusal
 from application.errors import ProviderTimeout, ProviderUnavailable
 from application.ports.provider import TokenEndpointAnswer, TokenRequest
 from domain.model import TokenAuthMethod
@@ -76,25 +75,9 @@ class HttpxTokenEndpoint:
             ) from exc
 
     async def _refuse_private(self, url: str) -> None:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").strip("[]")
-        if parts.scheme != "https" or not host:
-            raise ProviderUnavailable("The token URL must use https.")
-        try:
-            addresses = [ipaddress.ip_address(host)]
-        except ValueError:
-            try:
-                found = await asyncio.get_running_loop().getaddrinfo(
-                    host, parts.port or 443, type=socket.SOCK_STREAM
-                )
-            except OSError as exc:
-                raise ProviderUnavailable("The token URL's host does not resolve.") from exc
-            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
-        if not addresses or not all(address.is_global for address in addresses):
-            raise ProviderUnavailable(
-                "The token URL points at a private or local network address, which this "
-                "service does not call (see EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS)."
-            )
+        refusal = await private_address_refusal(url)
+        if refusal is not None:
+            raise ProviderUnavailable(f"The token URL {refusal}.")
 
     async def _send(
         self, url: str, form: list[tuple[str, str]], headers: dict[str, str]

@@ -17,6 +17,7 @@ from application.errors import (
     RefreshBackingOff,
     RefreshInProgress,
 )
+from application.events import Announcer
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint
 from application.ports.storage import (
@@ -24,11 +25,14 @@ from application.ports.storage import (
     ConnectorRepository,
     CredentialRepository,
     RefreshLock,
+    Storage,
+    UnitOfWork,
 )
 from application.ports.system import Clock, RandomSource
 from application.token_grants import obtain_tokens, token_request
 from domain.model import Connection, ConnectionStatus
 from domain.tokens import needs_refresh, refresh_backoff, refresh_margin
+from domain.webhooks import EventType
 
 INVALID_GRANT = "invalid_grant"
 NO_REFRESH_TOKEN = "no_refresh_token"
@@ -80,7 +84,10 @@ class GetAccessToken:
       doubling delay (or the provider's Retry-After, if longer); meanwhile a still-valid
       token keeps being handed out, and an expired one is a 503 with Retry-After;
     - an expired token without a refresh token marks the connection
-      ``reauthorisation_required`` (reason ``no_refresh_token``).
+      ``reauthorisation_required`` (reason ``no_refresh_token``);
+    - each change is announced in its own transaction: ``reauthorisation_required``;
+      ``refresh_failed`` for the first failure of a run of them (not for every attempt);
+      ``recovered`` for the first success after such failures.
     """
 
     def __init__(
@@ -95,6 +102,8 @@ class GetAccessToken:
         clock: Clock,
         random: RandomSource,
         policy: RefreshPolicy,
+        unit_of_work: UnitOfWork,
+        announce: Announcer,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         fresh_connections: ConnectionRepository | None = None,
     ) -> None:
@@ -112,6 +121,8 @@ class GetAccessToken:
         self._random = random
         self._policy = policy
         self._sleep = sleep
+        self._unit_of_work = unit_of_work
+        self._announce = announce
 
     async def __call__(self, organisation_id: str, connection_id: str) -> AccessToken:
         connection = await self._usable(organisation_id, connection_id)
@@ -202,12 +213,7 @@ class GetAccessToken:
         if stored.sealed_refresh_token is None:
             if self._still_valid(connection, now):
                 return self._current(connection)  # cannot refresh, but still valid
-            await self._connections.set_status(
-                connection.id,
-                ConnectionStatus.REAUTHORISATION_REQUIRED,
-                NO_REFRESH_TOKEN,
-                expected_version=connection.health.version,
-            )
+            await self._needs_reauthorisation(organisation_id, connection, NO_REFRESH_TOKEN)
             raise ReauthorisationRequired(NO_REFRESH_TOKEN)
         connector = await self._connectors.get(connection.hub_id, connection.connector_id)
         credential = await self._credentials.get(organisation_id, connection.credential_id)
@@ -232,16 +238,21 @@ class GetAccessToken:
         except ProviderRejected as exc:
             if exc.provider_error == INVALID_GRANT:
                 return await self._refused(organisation_id, connection, exc)
-            return await self._failed(connection, exc, None)
+            return await self._failed(organisation_id, connection, exc, None)
         except (ProviderUnavailable, ProviderTimeout) as exc:
             retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
-            return await self._failed(connection, exc, retry_after)
+            return await self._failed(organisation_id, connection, exc, retry_after)
         sealed = seal_tokens(
             self._cipher, connection.id, tokens, previous_refresh=stored.sealed_refresh_token
         )
-        written = await self._connections.update_tokens(
-            connection.id, sealed, expected_version=connection.health.version, refreshed_at=now
-        )
+        async with self._unit_of_work.begin() as tx:
+            written = await tx.connections.update_tokens(
+                connection.id, sealed, expected_version=connection.health.version, refreshed_at=now
+            )
+            if written and connection.health.failures:
+                await self._announce_now(
+                    tx, organisation_id, connection.id, EventType.CONNECTION_RECOVERED
+                )
         if not written:  # fenced out: a later holder refreshed meanwhile, and its tokens stand
             return self._current(await self._usable(organisation_id, connection.id, fresh=True))
         return AccessToken(tokens.access_token, tokens.token_type, tokens.expires_at, tokens.scopes)
@@ -251,17 +262,44 @@ class GetAccessToken:
     ) -> AccessToken:
         """``invalid_grant``: believed only if it was about the tokens still stored, which the
         status write checks itself (it applies only to the token version the refresh read)."""
-        if await self._connections.set_status(
-            connection.id,
-            ConnectionStatus.REAUTHORISATION_REQUIRED,
-            INVALID_GRANT,
-            expected_version=connection.health.version,
-        ):
+        if await self._needs_reauthorisation(organisation_id, connection, INVALID_GRANT):
             raise ReauthorisationRequired(INVALID_GRANT) from refusal
         return self._current(await self._usable(organisation_id, connection.id, fresh=True))
 
+    async def _needs_reauthorisation(
+        self, organisation_id: str, connection: Connection, reason: str
+    ) -> bool:
+        """Only if the token version is still the one this refresh read; announced."""
+        async with self._unit_of_work.begin() as tx:
+            changed = await tx.connections.set_status(
+                connection.id,
+                ConnectionStatus.REAUTHORISATION_REQUIRED,
+                reason,
+                expected_version=connection.health.version,
+            )
+            if changed:
+                await self._announce_now(
+                    tx,
+                    organisation_id,
+                    connection.id,
+                    EventType.CONNECTION_REAUTHORISATION_REQUIRED,
+                )
+        return changed
+
+    async def _announce_now(
+        self, tx: Storage, organisation_id: str, connection_id: str, event_type: EventType
+    ) -> None:
+        """The connection as this transaction has just left it."""
+        current = await tx.connections.get(organisation_id, connection_id)
+        if current is not None:
+            await self._announce(tx, event_type, current)
+
     async def _failed(
-        self, connection: Connection, failure: Exception, retry_after: int | None
+        self,
+        organisation_id: str,
+        connection: Connection,
+        failure: Exception,
+        retry_after: int | None,
     ) -> AccessToken:
         """Provider trouble: count it, hold refreshing back, keep a still-valid token."""
         now = self._clock.now()
@@ -269,9 +307,14 @@ class GetAccessToken:
         delay = refresh_backoff(failures, self._policy.backoff, self._policy.max_backoff)
         if retry_after is not None:
             delay = max(delay, timedelta(seconds=min(retry_after, 3600)))
-        await self._connections.record_refresh_failure(
-            connection.id, failures=failures, not_before=now + delay
-        )
+        async with self._unit_of_work.begin() as tx:
+            await tx.connections.record_refresh_failure(
+                connection.id, failures=failures, not_before=now + delay
+            )
+            if failures == 1:  # the first of a run of failures
+                await self._announce_now(
+                    tx, organisation_id, connection.id, EventType.CONNECTION_REFRESH_FAILED
+                )
         if self._still_valid(connection, now):
             return self._current(connection)
         raise failure

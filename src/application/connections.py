@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from application.callers import Caller, check_connector, check_hub, check_user, sees_connection
 from application.errors import NotFound
+from application.events import Announcer
 from application.identity import new_id
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint
@@ -12,6 +13,7 @@ from application.ports.storage import (
     ConnectorRepository,
     CredentialRepository,
     HubRepository,
+    UnitOfWork,
 )
 from application.ports.system import Clock, RandomSource
 from application.states import InvalidState, RedeemState, StateScope
@@ -21,6 +23,7 @@ from domain.errors import FieldErrors
 from domain.model import Connection, ConnectionStatus, ConnectionTokens, Hub
 from domain.redirect_uri import redirect_uri
 from domain.tokens import TokenSet
+from domain.webhooks import EventType
 
 MAX_CODE_LENGTH = 4096
 
@@ -85,7 +88,9 @@ class CreateConnection:
     - only a complete connection is stored, with its tokens encrypted; the end user is
       created on first use;
     - a state that re-authorises a connection replaces that connection's tokens in place
-      (same id, status active); if it was deleted meanwhile, nothing is stored (404).
+      (same id, status active); if it was deleted meanwhile, nothing is stored (404);
+    - the connection and its event (``connection.created`` or ``connection.reconnected``)
+      are written in one transaction.
     """
 
     def __init__(
@@ -101,6 +106,8 @@ class CreateConnection:
         clock: Clock,
         random: RandomSource,
         callback_url: str,
+        unit_of_work: UnitOfWork,
+        announce: Announcer,
     ) -> None:
         self._hubs = hubs
         self._connectors = connectors
@@ -112,6 +119,8 @@ class CreateConnection:
         self._clock = clock
         self._random = random
         self._callback_url = callback_url
+        self._unit_of_work = unit_of_work
+        self._announce = announce
 
     async def __call__(self, new: NewConnection) -> Connection:
         errors = FieldErrors()
@@ -182,18 +191,22 @@ class CreateConnection:
             status=ConnectionStatus.ACTIVE,
             created_at=now,
         )
-        await self._connections.add(connection)
+        async with self._unit_of_work.begin() as tx:
+            await tx.connections.add(connection)
+            await self._announce(tx, EventType.CONNECTION_CREATED, connection)
         return connection
 
     async def _reauthorise(
         self, connection_id: str, organisation_id: str, credential_id: str, tokens: TokenSet
     ) -> Connection:
         sealed = seal_tokens(self._cipher, connection_id, tokens)
-        if not await self._connections.reauthorise(connection_id, credential_id, sealed):
-            raise NotFound("connection")
-        connection = await self._connections.get(organisation_id, connection_id)
-        if connection is None:
-            raise NotFound("connection")
+        async with self._unit_of_work.begin() as tx:
+            if not await tx.connections.reauthorise(connection_id, credential_id, sealed):
+                raise NotFound("connection")
+            connection = await tx.connections.get(organisation_id, connection_id)
+            if connection is None:
+                raise NotFound("connection")
+            await self._announce(tx, EventType.CONNECTION_RECONNECTED, connection)
         return connection
 
 
@@ -201,9 +214,17 @@ class ManageConnections:
     """Reading, listing and deleting connections. An end user sees only their own, in their
     own hub: anyone else's is not found for them."""
 
-    def __init__(self, hubs: HubRepository, connections: ConnectionRepository) -> None:
+    def __init__(
+        self,
+        hubs: HubRepository,
+        connections: ConnectionRepository,
+        unit_of_work: UnitOfWork,
+        announce: Announcer,
+    ) -> None:
         self._hubs = hubs
         self._connections = connections
+        self._unit_of_work = unit_of_work
+        self._announce = announce
 
     async def _hub(self, organisation_id: str, hub_id: str) -> Hub:
         hub = await self._hubs.get(organisation_id, hub_id)
@@ -224,7 +245,14 @@ class ManageConnections:
         return connection
 
     async def delete(self, caller: Caller, connection_id: str) -> None:
-        if caller.end_user is not None:
-            await self.get(caller, connection_id)
-        if not await self._connections.delete(caller.organisation_id, connection_id):
-            raise NotFound("connection")
+        """The connection goes with its tokens, and ``connection.deleted`` is announced in
+        the same transaction."""
+        async with self._unit_of_work.begin() as tx:
+            connection = await tx.connections.get(caller.organisation_id, connection_id)
+            if connection is None or not sees_connection(
+                caller, connection.hub_id, connection.user_id
+            ):
+                raise NotFound("connection")
+            if not await tx.connections.delete(caller.organisation_id, connection_id):
+                raise NotFound("connection")
+            await self._announce(tx, EventType.CONNECTION_DELETED, connection)

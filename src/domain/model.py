@@ -161,3 +161,56 @@ class ConnectSession:
     connector_ids: tuple[str, ...] | None
     expires_at: datetime
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An endpoint of the organisation's, told about the ``events`` it subscribed to. The
+    secrets are encrypted; ``sealed_previous_secret`` keeps signing until
+    ``previous_secret_until`` after a rotation."""
+
+    id: str
+    organisation_id: str
+    url: str
+    events: tuple[str, ...]
+    description: str | None
+    sealed_secret: str
+    created_at: datetime
+    sealed_previous_secret: str | None = None
+    previous_secret_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """Something that happened, written in the transaction of the change it announces.
+    ``body`` is the JSON sent, rendered when the event happened."""
+
+    id: str
+    organisation_id: str
+    type: str
+    connection_id: str
+    body: bytes
+    created_at: datetime
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event on its way to one webhook."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    type: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None

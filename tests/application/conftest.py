@@ -13,6 +13,7 @@ from adapters.crypto.token_hash import HmacTokenHasher
 from adapters.http.services import Services
 from adapters.memory.repositories import in_memory_storage
 from adapters.settings import Settings
+from adapters.webhook_sender import JsonEventEncoder
 from application.connectors import ManageConnectors, NewConnector
 from application.credentials import ManageCredentials, NewCredential
 from application.hubs import ManageHubs, NewHub
@@ -22,7 +23,13 @@ from application.ports.storage import Storage
 from application.states import RedeemState
 from domain.end_user_tokens import JWT_CLOCK_LEEWAY
 from domain.model import Connector, Credential, Hub
-from tests.fakes import CountingRandom, DictStateSealer, FixedClock, ReversingCipher
+from tests.fakes import (
+    CountingRandom,
+    DictStateSealer,
+    FixedClock,
+    RecordingWebhookSender,
+    ReversingCipher,
+)
 
 PUBLIC_URL = "https://connect.example.org"
 CALLBACK_URL = f"{PUBLIC_URL}/oauth2/callback"
@@ -112,6 +119,7 @@ def wired(
     random: CountingRandom,
     sealer: DictStateSealer,
     endpoint: TokenEndpoint,
+    sender: RecordingWebhookSender | None = None,
 ) -> Services:
     """The use cases as the service wires them (caches included), over these fakes."""
     settings = Settings(database_url="memory://", public_url=PUBLIC_URL)
@@ -127,6 +135,8 @@ def wired(
         end_user_tokens=PyJwtEndUserTokenVerifier(JWT_CLOCK_LEEWAY),
         public_keys=PemPublicKeyReader(),
         token_hasher=HmacTokenHasher(Keyring("k1", {"k1": bytes(32)})),
+        webhook_sender=sender or RecordingWebhookSender(),
+        event_encoder=JsonEventEncoder(),
     )
 
 

@@ -17,7 +17,8 @@ Lifespan = Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]
 
 def every(interval: timedelta, name: str, job: Callable[[], Awaitable[Any]]) -> Lifespan:
     """A lifespan that runs ``job`` every ``interval`` while the app runs; a failed round is
-    logged and the job runs again at the next interval. What a round returns is logged."""
+    logged and the job runs again at the next interval. What a round returns is logged,
+    unless it is falsy (a round that found nothing to do)."""
 
     async def run() -> None:
         while True:
@@ -27,7 +28,8 @@ def every(interval: timedelta, name: str, job: Callable[[], Awaitable[Any]]) -> 
             except Exception:
                 log.exception("%s failed", name)
             else:
-                log.info(name, extra={"outcome": repr(outcome)})
+                if outcome:
+                    log.info(name, extra={"outcome": repr(outcome)})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.embed_origins import EmbedOrigins
 from application.end_users import AuthenticateBearer, ManageConnectSessions, ManageSigningKeys
+from application.events import Announcer
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import (
@@ -35,7 +36,10 @@ from application.ports.crypto import (
 from application.ports.provider import TokenEndpoint
 from application.ports.storage import Storage
 from application.ports.system import Clock, RandomSource
+from application.ports.webhooks import EventEncoder, WebhookSender
 from application.states import RedeemState
+from application.webhook_delivery import DeliverWebhooks
+from application.webhooks import ManageWebhooks
 
 
 def refresh_policy(settings: Settings) -> RefreshPolicy:
@@ -61,6 +65,8 @@ def build_services(
     end_user_tokens: EndUserTokenVerifier,
     public_keys: PublicKeyReader,
     token_hasher: TokenHasher,
+    webhook_sender: WebhookSender,
+    event_encoder: EventEncoder,
 ) -> Services:
     """Every use case the HTTP edge calls.
 
@@ -73,6 +79,7 @@ def build_services(
     """
     cached = cached_storage(storage, caches)
     states = RedeemState(sealer, storage.used_states, clock)
+    announce = Announcer(event_encoder, clock, random)
     return Services(
         authenticate=AuthenticateBearer(
             api_keys=AuthenticateApiKey(cached.api_keys),
@@ -125,8 +132,12 @@ def build_services(
             clock=clock,
             random=random,
             callback_url=settings.callback_url,
+            unit_of_work=cached.unit_of_work,
+            announce=announce,
         ),
-        connections=ManageConnections(cached.hubs, cached.connections),
+        connections=ManageConnections(
+            cached.hubs, cached.connections, cached.unit_of_work, announce
+        ),
         access_token=GetAccessToken(
             connections=cached.connections,
             fresh_connections=storage.connections,
@@ -138,9 +149,20 @@ def build_services(
             clock=clock,
             random=random,
             policy=refresh_policy(settings),
+            unit_of_work=cached.unit_of_work,
+            announce=announce,
         ),
         callback=HandleCallback(states, cached.hubs, cached.connectors),
         embed_origins=EmbedOrigins(cached.hubs, cached.connections),
+        webhooks=ManageWebhooks(
+            webhooks=storage.webhooks,
+            outbox=storage.outbox,
+            cipher=cipher,
+            sender=webhook_sender,
+            clock=clock,
+            random=random,
+            allow_local=settings.allow_local_providers,
+        ),
         health=storage.health,
     )
 
@@ -155,3 +177,25 @@ def create_organisation(
 
 def manage_api_keys(storage: Storage) -> ManageApiKeys:
     return ManageApiKeys(storage.organisations, storage.api_keys, SystemClock(), SecureRandom())
+
+
+def deliver_webhooks(
+    settings: Settings,
+    storage: Storage,
+    *,
+    sender: WebhookSender,
+    cipher: SecretCipher,
+    clock: Clock,
+    random: RandomSource,
+) -> DeliverWebhooks:
+    """The lease outlasts a delivery's timeout three times over: a delivery still being
+    sent is never claimed by another instance."""
+    return DeliverWebhooks(
+        outbox=storage.outbox,
+        sender=sender,
+        cipher=cipher,
+        clock=clock,
+        random=random,
+        schedule=settings.webhook_retry_seconds,
+        lease=settings.webhook_timeout * 3 + timedelta(seconds=5),
+    )

@@ -7,31 +7,18 @@ from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
 
 from adapters.http.dependencies import CallerIdentity, UseCases
-from adapters.http.dto import AccessTokenRead, ConnectionCreate, ConnectionList, ConnectionRead
+from adapters.http.dto import (
+    AccessTokenRead,
+    ConnectionCreate,
+    ConnectionList,
+    ConnectionRead,
+    connection_read,
+)
 from adapters.http.lean import require_method, send_json
 from adapters.http.openapi import errors
 from adapters.http.services import Services
 from application.callers import Caller, backend_organisation
 from application.connections import NewConnection
-from domain.model import Connection
-
-
-def _connection(c: Connection) -> ConnectionRead:
-    return ConnectionRead(
-        id=c.id,
-        hub_id=c.hub_id,
-        user_id=c.user_id,
-        connector_id=c.connector_id,
-        credential_id=c.credential_id,
-        name=c.name,
-        scopes=list(c.tokens.scopes),
-        expires_at=c.tokens.expires_at,
-        status=c.status.value,
-        created_at=c.created_at,
-        last_refreshed_at=c.health.last_refreshed_at,
-        refresh_failures=c.health.failures,
-        status_reason=c.status_reason,
-    )
 
 
 class UserConnectionController(Controller):
@@ -63,7 +50,7 @@ class UserConnectionController(Controller):
                 name=data.name or None,
             )
         )
-        return _connection(connection)
+        return connection_read(connection)
 
     @get(responses=errors(404), summary="List an end user's connections")
     async def list_all(
@@ -74,7 +61,7 @@ class UserConnectionController(Controller):
         caller: CallerIdentity,
     ) -> ConnectionList:
         connections = await services.connections.list_for_user(caller, hub_id, user_id)
-        return ConnectionList(items=[_connection(c) for c in connections])
+        return ConnectionList(items=[connection_read(c) for c in connections])
 
 
 class ConnectionController(Controller):
@@ -85,7 +72,7 @@ class ConnectionController(Controller):
     async def get_one(
         self, connection_id: FromPath[str], services: UseCases, caller: CallerIdentity
     ) -> ConnectionRead:
-        return _connection(await services.connections.get(caller, connection_id))
+        return connection_read(await services.connections.get(caller, connection_id))
 
     @delete(
         "/{connection_id:str}",

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.model import Connection
+
 Id = Annotated[str, Meta(max_length=64)]
 Name = Annotated[str, Meta(max_length=200)]
 Url = Annotated[str, Meta(max_length=2048)]
@@ -154,6 +156,25 @@ class ConnectionRead(Output):
     status_reason: str | None
 
 
+def connection_read(c: Connection) -> ConnectionRead:
+    """A connection as the API and webhooks show it: never a token."""
+    return ConnectionRead(
+        id=c.id,
+        hub_id=c.hub_id,
+        user_id=c.user_id,
+        connector_id=c.connector_id,
+        credential_id=c.credential_id,
+        name=c.name,
+        scopes=list(c.tokens.scopes),
+        expires_at=c.tokens.expires_at,
+        status=c.status.value,
+        created_at=c.created_at,
+        last_refreshed_at=c.health.last_refreshed_at,
+        refresh_failures=c.health.failures,
+        status_reason=c.status_reason,
+    )
+
+
 class ConnectionList(Output):
     items: list[ConnectionRead]
 
@@ -206,3 +227,47 @@ class ConnectSessionRead(Output):
 
 class ConnectSessionRevoke(Input):
     token: Annotated[str, Meta(max_length=1024)]
+
+
+class WebhookCreate(Input):
+    url: Url
+    events: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=20)] | None = None
+    description: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class WebhookRead(Output):
+    id: str
+    organisation_id: str
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    secret: str
+
+
+class WebhookList(Output):
+    items: list[WebhookRead]
+
+
+class WebhookSecret(Output):
+    secret: str
+
+
+class DeliveryRead(Output):
+    id: str
+    event_id: str
+    type: str
+    status: str
+    attempts: int
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+class DeliveryList(Output):
+    items: list[DeliveryRead]
+    next: str | None

@@ -13,6 +13,7 @@ from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import ReadOrganisation
 from application.ports.storage import HealthCheck
+from application.webhooks import ManageWebhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +31,5 @@ class Services:
     access_token: GetAccessToken
     callback: HandleCallback
     embed_origins: EmbedOrigins
+    webhooks: ManageWebhooks
     health: HealthCheck

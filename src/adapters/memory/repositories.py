@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from adapters.memory.outbox import InMemoryOutbox, InMemoryWebhookRepository
 from application.errors import CredentialInUse, DuplicateKey
 from application.ports.storage import SealedKind, SealedValue, Storage
 from domain.model import (
@@ -457,6 +458,8 @@ def in_memory_storage() -> Storage:
     credentials = InMemoryCredentialRepository(connections)
     unit_of_work = InMemoryUnitOfWork()
     sessions = InMemoryConnectSessionRepository()
+    webhooks = InMemoryWebhookRepository()
+    outbox = InMemoryOutbox(webhooks)
     storage = Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=InMemoryApiKeyRepository(),
@@ -465,6 +468,8 @@ def in_memory_storage() -> Storage:
         connectors=connectors,
         signing_keys=InMemorySigningKeyRepository(),
         connect_sessions=sessions,
+        webhooks=webhooks,
+        outbox=outbox,
         used_states=InMemoryUsedStateRepository(),
         connections=connections,
         refresh_locks=InMemoryRefreshLock(),
@@ -480,6 +485,8 @@ def in_memory_storage() -> Storage:
         connectors,
         storage.signing_keys,
         sessions,
+        webhooks,
+        outbox,
         storage.used_states,
         connections,
         storage.refresh_locks,

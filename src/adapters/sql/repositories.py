@@ -6,8 +6,8 @@ application's errors here (``adapters.sql.errors``), so nothing above sees SQLAl
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
+from adapters.sql.database import SqlDatabase, SqlRepository
 from adapters.sql.errors import translated
+from adapters.sql.outbox import SqlOutbox, SqlWebhookRepository
 from application.errors import CredentialInUse, DuplicateKey
 from application.ports.storage import SealedKind, SealedValue, Storage
 from domain.model import (
@@ -37,63 +39,7 @@ from domain.model import (
 from domain.scopes import ScopeSeparator
 
 
-class SqlDatabase:
-    """Where statements run: the engine (a transaction per call), or the connection of one
-    open unit of work (every call inside it, committed together)."""
-
-    def __init__(self, engine: AsyncEngine, connection: AsyncConnection | None = None) -> None:
-        self.engine = engine
-        self._connection = connection
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._connection is not None
-
-    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection in a transaction committed when the block ends."""
-        return self._use(self.engine.begin)
-
-    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self._use(self.engine.connect)
-
-    @asynccontextmanager
-    async def _use(
-        self, opened: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-    ) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            if self._connection is not None:
-                yield self._connection
-                return
-            async with opened() as conn:
-                yield conn
-
-
-class _SqlRepository:
-    def __init__(self, db: SqlDatabase) -> None:
-        self._db = db
-
-    async def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(table.insert().values(**values))
-
-    async def _one(self, query: sa.Select[Any]) -> sa.Row[Any] | None:
-        async with self._db.read() as conn:
-            row: sa.Row[Any] | None = (await conn.execute(query)).first()
-            return row
-
-    async def _all(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
-        async with self._db.read() as conn:
-            return list(await conn.execute(query))
-
-    async def _change(self, statement: sa.Delete | sa.Update) -> int:
-        async with self._db.write() as conn:
-            return (await conn.execute(statement)).rowcount
-
-    async def _delete(self, statement: sa.Delete) -> bool:
-        return await self._change(statement) > 0
-
-
-class SqlOrganisationRepository(_SqlRepository):
+class SqlOrganisationRepository(SqlRepository):
     async def add(self, organisation: Organisation) -> None:
         await self._insert(
             t.organisations,
@@ -111,7 +57,7 @@ class SqlOrganisationRepository(_SqlRepository):
         return Organisation(id=row.id, name=row.name, created_at=row.created_at) if row else None
 
 
-class SqlApiKeyRepository(_SqlRepository):
+class SqlApiKeyRepository(SqlRepository):
     async def add(self, api_key: ApiKey) -> None:
         await self._insert(
             t.api_keys,
@@ -144,7 +90,7 @@ def _credential(row: sa.Row[Any]) -> Credential:
     )
 
 
-class SqlCredentialRepository(_SqlRepository):
+class SqlCredentialRepository(SqlRepository):
     async def add(self, credential: Credential) -> None:
         await self._insert(
             t.credentials,
@@ -197,7 +143,7 @@ def _hub(row: sa.Row[Any]) -> Hub:
     )
 
 
-class SqlHubRepository(_SqlRepository):
+class SqlHubRepository(SqlRepository):
     async def add(self, hub: Hub) -> None:
         await self._insert(
             t.hubs,
@@ -253,7 +199,7 @@ def _connector(row: sa.Row[Any]) -> Connector:
     )
 
 
-class SqlConnectorRepository(_SqlRepository):
+class SqlConnectorRepository(SqlRepository):
     async def add(self, connector: Connector) -> None:
         await self._insert(
             t.connectors,
@@ -329,7 +275,7 @@ def _connection(row: sa.Row[Any]) -> Connection:
     )
 
 
-class SqlConnectionRepository(_SqlRepository):
+class SqlConnectionRepository(SqlRepository):
     async def add(self, connection: Connection) -> None:
         """The end user row is created on first use; a racing first use is absorbed by the
         unique (hub, user id) constraint, and both connections land on the one end user."""
@@ -504,7 +450,7 @@ def _token_columns(tokens: ConnectionTokens) -> dict[str, Any]:
     }
 
 
-class SqlRefreshLock(_SqlRepository):
+class SqlRefreshLock(SqlRepository):
     async def acquire(
         self, connection_id: str, holder: str, now: datetime, until: datetime
     ) -> bool:
@@ -544,7 +490,7 @@ def _signing_key(row: sa.Row[Any]) -> SigningKey:
     )
 
 
-class SqlSigningKeyRepository(_SqlRepository):
+class SqlSigningKeyRepository(SqlRepository):
     async def add(self, key: SigningKey) -> None:
         await self._insert(
             t.signing_keys,
@@ -585,7 +531,7 @@ class SqlSigningKeyRepository(_SqlRepository):
         )
 
 
-class SqlConnectSessionRepository(_SqlRepository):
+class SqlConnectSessionRepository(SqlRepository):
     async def add(self, session: ConnectSession) -> None:
         await self._insert(
             t.connect_sessions,
@@ -632,7 +578,7 @@ class SqlConnectSessionRepository(_SqlRepository):
         )
 
 
-class SqlUsedStateRepository(_SqlRepository):
+class SqlUsedStateRepository(SqlRepository):
     async def mark_used(self, state_id: bytes, expires_at: datetime) -> bool:
         """The primary key makes the second of two racing inserts fail: that is the atomicity."""
         try:
@@ -656,7 +602,7 @@ _SEALED_COLUMNS = {
 }
 
 
-class SqlSealedValueStore(_SqlRepository):
+class SqlSealedValueStore(SqlRepository):
     async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
         found: list[SealedValue] = []
         for kind, (table, column) in _SEALED_COLUMNS.items():
@@ -681,7 +627,7 @@ class SqlSealedValueStore(_SqlRepository):
         return changed == 1
 
 
-class SqlHealthCheck(_SqlRepository):
+class SqlHealthCheck(SqlRepository):
     async def ping(self) -> None:
         async with self._db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -729,6 +675,8 @@ def _storage(db: SqlDatabase) -> Storage:
         connectors=SqlConnectorRepository(db),
         signing_keys=SqlSigningKeyRepository(db),
         connect_sessions=SqlConnectSessionRepository(db),
+        webhooks=SqlWebhookRepository(db),
+        outbox=SqlOutbox(db),
         used_states=SqlUsedStateRepository(db),
         connections=SqlConnectionRepository(db),
         refresh_locks=SqlRefreshLock(db),

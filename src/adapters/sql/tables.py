@@ -218,3 +218,74 @@ connect_sessions = sa.Table(
     sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("events", sa.JSON(), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    sa.Column("sealed_secret", sa.Text(), nullable=False),
+    sa.Column("sealed_previous_secret", sa.Text(), nullable=True),
+    sa.Column("previous_secret_until", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "organisation_id",
+        ID,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("connection_id", ID, nullable=False),  # no foreign key: deletions are events too
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# ``seq`` orders deliveries as they were written; the claim takes, per webhook and
+# connection, only the lowest pending one, so each endpoint sees a connection's events in order.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("id", ID, nullable=False, unique=True),
+    sa.Column(
+        "webhook_id",
+        ID,
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "event_id",
+        ID,
+        sa.ForeignKey("webhook_events.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("connection_id", ID, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("last_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("lease_holder", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_webhook_id_connection_id", "webhook_id", "connection_id"),
+)

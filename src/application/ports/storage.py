@@ -20,9 +20,13 @@ from domain.model import (
     Connector,
     ConnectSession,
     Credential,
+    Delivery,
+    DeliveryStatus,
     Hub,
     Organisation,
     SigningKey,
+    Webhook,
+    WebhookEvent,
 )
 
 
@@ -114,6 +118,101 @@ class ConnectSessionRepository(Protocol):
     async def delete(self, organisation_id: str, token_hash: bytes) -> bool: ...
 
     async def delete_expired(self, now: datetime) -> int: ...
+
+
+class WebhookRepository(Protocol):
+    async def add(self, webhook: Webhook) -> None: ...
+
+    async def get(self, organisation_id: str, webhook_id: str) -> Webhook | None: ...
+
+    async def subscribed(self, organisation_id: str, event_type: str) -> list[Webhook]:
+        """The organisation's webhooks that subscribed to this event type."""
+        ...
+
+    async def list(self, organisation_id: str) -> list[Webhook]:
+        """Oldest first."""
+        ...
+
+    async def delete(self, organisation_id: str, webhook_id: str) -> bool:
+        """Deletes the webhook with its deliveries."""
+        ...
+
+    async def rotate_secret(
+        self,
+        organisation_id: str,
+        webhook_id: str,
+        *,
+        sealed_secret: str,
+        sealed_previous_secret: str,
+        previous_secret_until: datetime,
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery leased to one worker, with what sending it needs."""
+
+    delivery_id: str
+    attempts: int  # made before this one
+    webhook_id: str
+    url: str
+    sealed_secret: str
+    sealed_previous_secret: str | None
+    previous_secret_until: datetime | None
+    event_id: str
+    body: bytes
+    event_created_at: datetime
+
+
+class Outbox(Protocol):
+    """Events and their deliveries: written with the change they announce (inside its unit
+    of work), then claimed by the delivery workers of every instance."""
+
+    async def add(
+        self, event: WebhookEvent, deliveries: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        """The event, and a pending delivery ``(delivery id, webhook id)`` for each webhook
+        it goes to, due ``now``."""
+        ...
+
+    async def claim(
+        self, now: datetime, lease_until: datetime, holder: str, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` pending deliveries that are due, not leased by anyone else,
+        and each the oldest still pending of its webhook and connection (so a connection's
+        events reach each endpoint in order), oldest first. Workers claiming at the same
+        time never get the same delivery while its lease lasts."""
+        ...
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        holder: str,
+        *,
+        status: DeliveryStatus,
+        attempted_at: datetime,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Count an attempt and release the lease; only while ``holder`` holds it."""
+        ...
+
+    async def deliveries(
+        self, webhook_id: str, limit: int, after: str | None = None
+    ) -> tuple[list[Delivery], bool]:
+        """Newest first, up to ``limit``, older than the delivery ``after``; and whether
+        there are more."""
+        ...
+
+    async def retry_now(self, webhook_id: str, delivery_id: str, now: datetime) -> bool:
+        """A failed delivery becomes pending and due ``now``; ``False`` if it is not a
+        failed delivery of this webhook."""
+        ...
+
+    async def oldest_pending(self) -> datetime | None:
+        """When the oldest pending delivery's event happened: the queue's age."""
+        ...
 
 
 class UsedStateRepository(Protocol):
@@ -271,6 +370,8 @@ class Storage:
     connectors: ConnectorRepository
     signing_keys: SigningKeyRepository
     connect_sessions: ConnectSessionRepository
+    webhooks: WebhookRepository
+    outbox: Outbox
     used_states: UsedStateRepository
     connections: ConnectionRepository
     refresh_locks: RefreshLock
