@@ -41,6 +41,7 @@ from adapters.http.openapi import LeanOperation, document
 from adapters.http.rate_limit import RateLimiter
 from adapters.http.sdk import sdk_module
 from adapters.http.services import Services
+from adapters.http.webhooks import WebhookController
 from adapters.observability import RequestObserver
 from adapters.settings import Settings
 from adapters.version import VERSION
@@ -98,6 +99,7 @@ def http_app(
         read_organisation,
         SigningKeyController,
         ConnectSessionController,
+        WebhookController,
         sdk_module,
         health.live,
         health.ready,

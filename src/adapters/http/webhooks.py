@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import (
@@ -111,8 +111,8 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         services: UseCases,
         organisation_id: CallerOrganisation,
-        limit: Annotated[int | None, Parameter(query="limit", ge=1, le=100)] = None,
-        after: Annotated[str | None, Parameter(query="after", max_length=64)] = None,
+        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=100)] = None,
+        after: Annotated[str | None, QueryParameter(name="after", max_length=64)] = None,
     ) -> DeliveryList:
         """Pages of `limit` (default 50, at most 100); `next`, when not null, is the `after`
         of the next page."""
