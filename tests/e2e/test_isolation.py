@@ -5,6 +5,7 @@ from typing import Any
 
 from adapters.composition.services import create_organisation
 from tests.e2e.test_oauth_flow import Flow, consent, flow, running_provider
+from tests.support.end_user_keys import generate
 
 __all__ = ["flow", "running_provider"]  # fixtures this module uses
 
@@ -18,6 +19,10 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
     returned = consent(await flow.initialise(a))
     connection = (await flow.connect(a, returned["code"], returned["state"])).json()
     pending_state = consent(await flow.initialise(a))  # an unused state of A's
+    hook = (await flow.post("/webhooks", {"url": "https://hooks.example/a"})).json()
+    key = (
+        await flow.post("/signing-keys", {"name": "k", "publicKey": generate("ec").public_pem})
+    ).json()
 
     created = await create_organisation(flow.storage)("B")
     b_auth = {"Authorization": f"Bearer {created.api_key}"}
@@ -29,6 +34,9 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
         f"/hubs/{hub}/connectors/{conn}",
         f"/hubs/{hub}/users/u-1/connections",
         f"/connections/{cid}",
+        f"/webhooks/{hook['id']}",
+        f"/webhooks/{hook['id']}/deliveries",
+        f"/signing-keys/{key['id']}",
     ]
     before = await snapshot(flow, readable)
     initialise_body = {
@@ -50,6 +58,10 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
             {"connectorId": conn, "code": pending_state["code"], "state": pending_state["state"]},
         ),
         ("POST", f"/connections/{cid}/access-token", None),
+        ("POST", f"/webhooks/{hook['id']}/rotate-secret", None),
+        ("DELETE", f"/webhooks/{hook['id']}", None),
+        ("DELETE", f"/signing-keys/{key['id']}", None),
+        ("POST", "/connect-sessions", {"hubId": hub, "userId": "u-1"}),
     ]
     for method, path, body in attempts:
         response = await flow.client.request(method, path, json=body, headers=b_auth)
@@ -57,7 +69,7 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
         assert set(response.json()) <= {"code", "message", "fields"}
         for secret_id in (hub, conn, cred, cid):
             assert secret_id not in response.json()["message"]
-    for path in ("/credentials", "/hubs"):
+    for path in ("/credentials", "/hubs", "/webhooks", "/signing-keys"):
         assert (await flow.client.get(path, headers=b_auth)).json() == {"items": []}
     assert await snapshot(flow, readable) == before
 

@@ -258,6 +258,8 @@ async def test_an_end_user_token_reaches_its_own_routes_and_nothing_else(
         ("POST", "/signing-keys", {"name": "x", "publicKey": RSA.public_pem}),
         ("POST", "/connect-sessions", {"hubId": ids["hub"], "userId": "u-2"}),
         ("GET", "/organisation", None),
+        ("GET", "/webhooks", None),
+        ("POST", "/webhooks", {"url": "https://hooks.example/in"}),
         ("POST", f"/connections/{mine}/access-token", None),
         ("GET", f"/hubs/{ids['hub']}/users/u-2/connections", None),
     ]
