@@ -7,12 +7,21 @@ from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
 from application.ports.crypto import SecretCipher
 from application.ports.storage import SealedKind, SealedValue, SealedValueStore
+from application.webhooks import previous_secret_context
+from application.webhooks import secret_context as webhook_secret_context
 
 _CONTEXTS: dict[SealedKind, Callable[[str], str]] = {
     SealedKind.CLIENT_SECRET: secret_context,
     SealedKind.ACCESS_TOKEN: access_token_context,
     SealedKind.REFRESH_TOKEN: refresh_token_context,
+    SealedKind.WEBHOOK_SECRET: webhook_secret_context,
+    SealedKind.WEBHOOK_PREVIOUS_SECRET: previous_secret_context,
 }
+
+
+def sealed_context(kind: SealedKind, row_id: str) -> str:
+    """The context an encrypted value of this kind is bound to."""
+    return _CONTEXTS[kind](row_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +59,7 @@ class RotateEncryptionKeys:
                 return RotationReport(re_encrypted=done, remaining=remaining)
 
     async def _re_encrypt(self, sealed: SealedValue) -> int:
-        context = _CONTEXTS[sealed.kind](sealed.row_id)
+        context = sealed_context(sealed.kind, sealed.row_id)
         plaintext = self._cipher.decrypt(sealed.value, context=context)
         fresh = self._cipher.encrypt(plaintext, context=context)
         return int(await self._store.replace(sealed, fresh))

@@ -23,8 +23,10 @@ from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
-from application.key_rotation import RotateEncryptionKeys
-from application.ports.storage import SealedKind, SealedValue, SealedValueStore, Storage
+from application.key_rotation import RotateEncryptionKeys, sealed_context
+from application.ports.storage import SealedValue, SealedValueStore, Storage
+from application.webhooks import previous_secret_context
+from application.webhooks import secret_context as webhook_secret_context
 from domain.model import (
     Connection,
     ConnectionStatus,
@@ -34,6 +36,7 @@ from domain.model import (
     Hub,
     Organisation,
     TokenAuthMethod,
+    Webhook,
 )
 from domain.scopes import ScopeSeparator
 
@@ -90,18 +93,28 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
                 status=ConnectionStatus.ACTIVE, created_at=NOW,
             )
         )  # fmt: skip
+    for n in range(30, 32):
+        current, previous = f"whsec_current{n}", f"whsec_previous{n}"
+        plain[("webhook_secret", uid(n))] = current
+        plain[("webhook_previous_secret", uid(n))] = previous
+        await storage.webhooks.add(
+            Webhook(
+                id=uid(n), organisation_id=uid(1), url="https://hooks.example/in",
+                events=("connection.created",), description=None,
+                sealed_secret=cipher.encrypt(current, context=webhook_secret_context(uid(n))),
+                sealed_previous_secret=cipher.encrypt(
+                    previous, context=previous_secret_context(uid(n))
+                ),
+                previous_secret_until=NOW, created_at=NOW,
+            )
+        )  # fmt: skip
     return plain
 
 
 async def read_all(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
-    contexts = {
-        SealedKind.CLIENT_SECRET: secret_context,
-        SealedKind.ACCESS_TOKEN: access_token_context,
-        SealedKind.REFRESH_TOKEN: refresh_token_context,
-    }
     values = await storage.sealed_values.not_starting_with("#", 1000)
     return {
-        (v.kind, v.row_id): cipher.decrypt(v.value, context=contexts[v.kind](v.row_id))
+        (v.kind, v.row_id): cipher.decrypt(v.value, context=sealed_context(v.kind, v.row_id))
         for v in values
     }
 

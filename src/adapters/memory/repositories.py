@@ -366,10 +366,14 @@ class InMemoryUsedStateRepository:
 
 class InMemorySealedValueStore:
     def __init__(
-        self, credentials: InMemoryCredentialRepository, connections: InMemoryConnectionRepository
+        self,
+        credentials: InMemoryCredentialRepository,
+        connections: InMemoryConnectionRepository,
+        webhooks: InMemoryWebhookRepository,
     ) -> None:
         self._credentials = credentials
         self._connections = connections
+        self._webhooks = webhooks
 
     def _all(self) -> list[SealedValue]:
         values = [
@@ -382,6 +386,12 @@ class InMemorySealedValueStore:
                 values.append(
                     SealedValue(SealedKind.REFRESH_TOKEN, c.id, c.tokens.sealed_refresh_token)
                 )
+        for w in self._webhooks.rows.values():
+            values.append(SealedValue(SealedKind.WEBHOOK_SECRET, w.id, w.sealed_secret))
+            if w.sealed_previous_secret is not None:
+                values.append(
+                    SealedValue(SealedKind.WEBHOOK_PREVIOUS_SECRET, w.id, w.sealed_previous_secret)
+                )
         return values
 
     async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
@@ -393,6 +403,14 @@ class InMemorySealedValueStore:
         if sealed.kind is SealedKind.CLIENT_SECRET:
             row = self._credentials.rows[sealed.row_id]
             self._credentials.rows[row.id] = replace(row, sealed_secret=new_value)
+            return True
+        if sealed.kind is SealedKind.WEBHOOK_SECRET:
+            hook = self._webhooks.rows[sealed.row_id]
+            self._webhooks.rows[hook.id] = replace(hook, sealed_secret=new_value)
+            return True
+        if sealed.kind is SealedKind.WEBHOOK_PREVIOUS_SECRET:
+            hook = self._webhooks.rows[sealed.row_id]
+            self._webhooks.rows[hook.id] = replace(hook, sealed_previous_secret=new_value)
             return True
         connection = self._connections.rows[sealed.row_id]
         tokens = (
@@ -473,7 +491,7 @@ def in_memory_storage() -> Storage:
         used_states=InMemoryUsedStateRepository(),
         connections=connections,
         refresh_locks=InMemoryRefreshLock(),
-        sealed_values=InMemorySealedValueStore(credentials, connections),
+        sealed_values=InMemorySealedValueStore(credentials, connections, webhooks),
         health=InMemoryHealthCheck(),
         unit_of_work=unit_of_work,
     )

@@ -599,6 +599,8 @@ _SEALED_COLUMNS = {
     SealedKind.CLIENT_SECRET: (t.credentials, t.credentials.c.sealed_secret),
     SealedKind.ACCESS_TOKEN: (t.connections, t.connections.c.sealed_access_token),
     SealedKind.REFRESH_TOKEN: (t.connections, t.connections.c.sealed_refresh_token),
+    SealedKind.WEBHOOK_SECRET: (t.webhooks, t.webhooks.c.sealed_secret),
+    SealedKind.WEBHOOK_PREVIOUS_SECRET: (t.webhooks, t.webhooks.c.sealed_previous_secret),
 }
 
 

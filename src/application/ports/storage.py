@@ -325,6 +325,8 @@ class SealedKind(StrEnum):
     CLIENT_SECRET = "client_secret"
     ACCESS_TOKEN = "access_token"
     REFRESH_TOKEN = "refresh_token"
+    WEBHOOK_SECRET = "webhook_secret"
+    WEBHOOK_PREVIOUS_SECRET = "webhook_previous_secret"
 
 
 @dataclass(frozen=True, slots=True)
