@@ -82,6 +82,7 @@ def create_app(
         clock,
     )
     jobs = [every(settings.cleanup_interval, "purged expired rows", purge)]
+    stop_first: list[Callable[[], Awaitable[None]]] = []
     if settings.refresh_job:
         keep_alive = RefreshIdleConnections(
             backend.storage.connections, services.access_token, clock, refresh_policy(settings)
@@ -100,12 +101,19 @@ def create_app(
         jobs.append(
             every(settings.webhook_poll_interval, "delivered webhooks", deliver_and_observe)
         )
+        stop_first.append(deliver.close)  # deliveries in flight end before the engine does
     return http_app(
         settings,
         services,
         lifespan=jobs,
         # Background cache loads finish before the engine is disposed of.
-        on_shutdown=[caches.drain, backend.close, token_client.close, *_closer(sender)],
+        on_shutdown=[
+            *stop_first,
+            caches.drain,
+            backend.close,
+            token_client.close,
+            *_closer(sender),
+        ],
     )
 
 

@@ -14,7 +14,7 @@ from application.ports.provider import TokenEndpointAnswer
 from application.webhook_delivery import DeliverWebhooks
 from application.webhooks import NewWebhook
 from domain.errors import InvalidInput
-from domain.model import DeliveryStatus
+from domain.model import Delivery, DeliveryStatus
 from domain.webhooks import EventType
 from tests.application.conftest import Tenant, World, ok
 from tests.application.test_end_users import connect, state_for
@@ -44,9 +44,15 @@ def worker(
     )
 
 
+async def settled(deliver: DeliverWebhooks) -> None:
+    """One round, and the sends it started."""
+    await deliver()
+    await deliver.settle()
+
+
 async def delivered_types(world: World) -> list[str]:
     sender = RecordingWebhookSender()
-    await worker(world, sender)()
+    await settled(worker(world, sender))
     return [json.loads(body)["type"] for _, _, body in sender.sent]
 
 
@@ -145,27 +151,44 @@ async def test_a_delivery_is_retried_on_the_schedule_then_fails(world: World) ->
     t = await world.tenant("acme")
     await subscribed(world, t)
     await connected(world, t)
+    webhook = (await world.services.webhooks.list(t.organisation_id))[0]
+
+    async def the_delivery() -> Delivery:
+        page = await world.services.webhooks.deliveries(t.organisation_id, webhook.id, None, None)
+        (delivery,) = page.items
+        return delivery
+
     sender = RecordingWebhookSender([500])
     deliver = worker(world, sender, schedule=(5, 30))
-    first = await deliver()
-    assert (first.retrying, first.failed) == (1, 0)
-    assert (await deliver()).retrying == 0  # not due before its delay
+    await settled(deliver)
+    first = await the_delivery()
+    assert (first.status, first.attempts, first.last_status_code) == (
+        DeliveryStatus.PENDING,
+        1,
+        500,
+    )
+    assert first.next_attempt_at is not None
+    assert timedelta(seconds=4) <= first.next_attempt_at - world.clock.now() <= timedelta(seconds=6)
+    await settled(deliver)
+    assert len(sender.sent) == 1  # not due before its delay
     world.clock.advance(timedelta(seconds=6))  # 5 s ± 20 %
-    assert (await deliver()).retrying == 1
+    await settled(deliver)
+    assert (await the_delivery()).attempts == 2
     world.clock.advance(timedelta(seconds=36))
-    third = await deliver()
-    assert third.failed == 1
-    ids = {headers["webhook-id"] for _, headers, _ in sender.sent}
-    assert len(sender.sent) == 3
-    assert len(ids) == 1  # the event's id, on every attempt
-    webhook = (await world.services.webhooks.list(t.organisation_id))[0]
-    page = await world.services.webhooks.deliveries(t.organisation_id, webhook.id, None, None)
-    (delivery,) = page.items
-    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (
-        DeliveryStatus.FAILED, 3, 500
+    await settled(deliver)
+    failed = await the_delivery()
+    assert (failed.status, failed.attempts, failed.next_attempt_at) == (
+        DeliveryStatus.FAILED, 3, None
     )  # fmt: skip
-    await world.services.webhooks.retry(t.organisation_id, webhook.id, delivery.id)
+    assert len(sender.sent) == 3
+    assert len({headers["webhook-id"] for _, headers, _ in sender.sent}) == 1
+    report = await deliver()  # what finished since the round before
+    assert (report.started, report.failed, report.retrying) == (0, 1, 0)
+
+    await world.services.webhooks.retry(t.organisation_id, webhook.id, failed.id)
     sender.statuses = [204]
+    await settled(deliver)
+    assert (await the_delivery()).status is DeliveryStatus.SUCCEEDED
     assert (await deliver()).succeeded == 1
 
 
@@ -177,7 +200,7 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(world: World) -> Non
     assert new != old
     await connected(world, t)
     sender = RecordingWebhookSender()
-    await worker(world, sender)()
+    await settled(worker(world, sender))
     (_, headers, body) = sender.sent[-1]
     signatures = headers["webhook-signature"].split(" ")
     assert len(signatures) == 2
@@ -190,5 +213,5 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(world: World) -> Non
     world.clock.advance(timedelta(hours=24, seconds=1))
     await world.services.connections.delete(Caller(t.organisation_id), (await connected(world, t)))
     sender.sent.clear()
-    await worker(world, sender)()
+    await settled(worker(world, sender))
     assert all(len(h["webhook-signature"].split(" ")) == 1 for _, h, _ in sender.sent)

@@ -2,6 +2,7 @@
 and every delivery verified with the Standard Webhooks reference library."""
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -207,3 +208,34 @@ async def test_after_a_rotation_each_of_both_signatures_verifies(
         other = new_secret if secret != new_secret else webhook["secret"]
         with pytest.raises(WebhookVerificationError):
             verified(other, Received(alone, delivery.body))
+
+
+async def test_a_slow_endpoint_holds_up_no_other_and_each_sees_events_in_order(
+    hooked: Flow, receiver: Receiver
+) -> None:
+    flow = hooked
+    slow_running = RunningReceiver()
+    slow = slow_running.receiver
+    slow.delay = 6.0  # answers within the 10-s timeout, but late
+    try:
+        await register(flow, slow)
+        fast_hook = await register(flow, receiver)
+        _, connection = await connected(flow)
+        await asyncio.to_thread(slow.wait_for, 1)
+        deleted = await flow.client.delete(f"/connections/{connection['id']}", headers=flow.auth)
+        assert deleted.status_code == 204
+        started = time.monotonic()
+        fast = await arrived(receiver, 2)  # both events, while the slow one is still answering
+        assert time.monotonic() - started < 4
+        assert len(slow.received) == 1  # its second event waits for its first: in order
+        assert [verified(fast_hook["secret"], d)["type"] for d in fast] == [
+            "connection.created",
+            "connection.deleted",
+        ]
+        in_order = await asyncio.to_thread(slow.wait_for, 2, 20)
+        assert [json.loads(d.body)["type"] for d in in_order] == [
+            "connection.created",
+            "connection.deleted",
+        ]
+    finally:
+        slow_running.stop()

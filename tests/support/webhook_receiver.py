@@ -15,9 +15,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers with ``statuses`` in turn (the last one repeats) and records every request."""
+    """Answers with ``statuses`` in turn (the last one repeats), ``delay`` seconds after a
+    request arrives, and records every request as it arrives."""
 
     statuses: list[int] = field(default_factory=lambda: [200])
+    delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -49,6 +51,7 @@ class RunningReceiver:
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body)
                     )
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
