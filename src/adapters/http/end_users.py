@@ -13,7 +13,7 @@ from adapters.http.dto import (
     SigningKeyList,
     SigningKeyRead,
 )
-from adapters.http.openapi import errors
+from adapters.http.openapi import NO_STORE, errors
 from application.end_users import NewConnectSession
 from domain.model import SigningKey
 
@@ -86,7 +86,11 @@ class ConnectSessionController(Controller):
     path = "/connect-sessions"
     tags = ("end users",)
 
-    @post(responses=errors(404, 413, 415), summary="Make a connect session for an end user")
+    @post(
+        responses=errors(404, 413, 415),
+        summary="Make a connect session for an end user",
+        cache_control=NO_STORE,
+    )
     async def create(
         self,
         data: JSONBody[ConnectSessionCreate],

@@ -5,14 +5,18 @@ from typing import Any, Protocol
 
 import msgspec
 from litestar import Litestar
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi.datastructures import ResponseSpec
 
 from adapters.http.dto import ErrorBody
 
+# On every response that carries a token or a secret: never stored by a cache on the way.
+NO_STORE = CacheControlHeader(no_store=True)
+
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: each offending field is listed",
-    401: "Missing or invalid API key",
-    403: "The request names another organisation",
+    401: "Missing or invalid API key or end-user token",
+    403: "The request names another organisation, or needs the API key",
     404: "Not found (or another organisation's)",
     405: "Method not allowed",
     409: "Conflict with the current state (see the error code)",

@@ -15,7 +15,7 @@ from adapters.http.dto import (
     WebhookRead,
     WebhookSecret,
 )
-from adapters.http.openapi import errors
+from adapters.http.openapi import NO_STORE, errors
 from application.webhooks import NewWebhook
 from domain.model import Delivery, Webhook
 
@@ -49,7 +49,7 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ("webhooks",)
 
-    @post(responses=errors(413, 415), summary="Register a webhook endpoint")
+    @post(responses=errors(413, 415), summary="Register a webhook endpoint", cache_control=NO_STORE)
     async def create(
         self, data: JSONBody[WebhookCreate], services: UseCases, organisation_id: CallerOrganisation
     ) -> WebhookCreated:
@@ -95,6 +95,7 @@ class WebhookController(Controller):
         status_code=200,
         responses=errors(404),
         summary="A new secret; the old one keeps signing for 24 hours",
+        cache_control=NO_STORE,
     )
     async def rotate_secret(
         self, webhook_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation

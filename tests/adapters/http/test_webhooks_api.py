@@ -68,3 +68,13 @@ async def test_deliveries_are_paged_and_unknown_ones_are_404(api: Api) -> None:
     assert_error(await api.get(f"{path}?limit=101"), 400)
     assert_error(await api.post(f"{path}/01900000-0000-7000-8000-000000000001/retry", None), 404)
     assert_error(await api.get("/webhooks/01900000-0000-7000-8000-000000000001/deliveries"), 404)
+
+
+async def test_responses_carrying_a_secret_or_token_are_never_stored(api: Api) -> None:
+    hook = await api.post("/webhooks", {"url": "https://hooks.example/in"})
+    rotated = await api.post(f"/webhooks/{hook.json()['id']}/rotate-secret", None)
+    hub = (await api.post("/hubs", {"name": "h"})).json()
+    session = await api.post("/connect-sessions", {"hubId": hub["id"], "userId": "u"})
+    for response in (hook, rotated, session):
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["cache-control"] == "no-store"
