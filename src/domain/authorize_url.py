@@ -35,6 +35,9 @@ SERVICE_PARAMETERS = frozenset(
         "code_challenge_method",
     }
 )
+# Would move parameters out of our control (a request object, RFC 9101) or answer somewhere
+# else than the query our callback reads (OAuth 2.0 Multiple Response Type Encoding).
+REFUSED_PARAMETERS = frozenset({"request", "request_uri", "response_mode"})
 APPROVAL_PROMPT = "approval_prompt"
 MAX_CLIENT_ID_LENGTH = 512
 MAX_ADDITIONAL_PARAMS_LENGTH = 8192
@@ -51,6 +54,31 @@ class AuthorizationRequest:
     scope_separator: ScopeSeparator
     prompt: str | None
     extra_params: tuple[tuple[str, str], ...]
+
+
+def parameter_keys(name: str) -> set[str]:
+    """The names a provider's framework could read ``name`` as: case folded, and ``.``,
+    space and ``[`` read as ``_`` (as PHP does), or cut at ``[`` (a PHP array)."""
+    folded = name.lower()
+    keys = {folded, folded.replace(".", "_").replace(" ", "_").replace("[", "_")}
+    if "[" in folded:
+        keys.add(folded.split("[", 1)[0].replace(".", "_").replace(" ", "_"))
+    return keys
+
+
+def _controlled(name: str) -> str | None:
+    """The service or refused parameter ``name`` could stand for, if any."""
+    for key in sorted(parameter_keys(name)):
+        if key in SERVICE_PARAMETERS or key in REFUSED_PARAMETERS:
+            return key
+    return None
+
+
+def _conflict_message(name: str, key: str, where: str) -> str:
+    if key in REFUSED_PARAMETERS:
+        return f"'{name}' is not allowed: it would take the request out of the service's control"
+    spelled = "" if name == key else f" (a provider may read '{name}' as '{key}')"
+    return f"'{key}' is set by the service and {where}{spelled}"
 
 
 def validate_client_id(client_id: str, errors: FieldErrors, field: str = "clientId") -> None:
@@ -139,19 +167,18 @@ def _parse(
             except MalformedFormData as exc:
                 errors.add("additionalParams", f"is not a valid URL-encoded query string: {exc}")
 
+    if endpoint is not None and ";" in endpoint.query:
+        errors.add("authorizeUrl", "must separate its query parameters with '&', not ';'")
     url_names = parameter_names(endpoint.query) if endpoint else []
     for name in dict.fromkeys(url_names):
-        if name in SERVICE_PARAMETERS:
-            errors.conflict(
-                "authorizeUrl",
-                name,
-                f"'{name}' is set by the service and must not be in the authorize URL's query",
-            )
+        if (key := _controlled(name)) is not None:
+            where = "must not be in the authorize URL's query"
+            errors.conflict("authorizeUrl", name, _conflict_message(name, key, where))
     extra_names = [name for name, _ in extras]
     for name in dict.fromkeys(extra_names):
-        if name in SERVICE_PARAMETERS and name != "prompt":
+        if name != "prompt" and (key := _controlled(name)) is not None:
             errors.conflict(
-                "additionalParams", name, f"'{name}' is set by the service and cannot be overridden"
+                "additionalParams", name, _conflict_message(name, key, "cannot be overridden")
             )
     has_approval_prompt = APPROVAL_PROMPT in url_names or APPROVAL_PROMPT in extra_names
     final_prompt = _final_prompt(

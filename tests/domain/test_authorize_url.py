@@ -272,9 +272,49 @@ def test_service_parameter_in_additional_params_is_a_conflict_naming_it(name: st
     assert name in caught.value.message
 
 
-def test_parameter_names_are_case_sensitive() -> None:
-    query = params(build(parse(additional_params="State=1&SCOPE=2")))
-    assert query[-2:] == [("State", "1"), ("SCOPE", "2")]
+@pytest.mark.parametrize(
+    ("name", "stands_for"),
+    [
+        ("State", "state"),
+        ("SCOPE", "scope"),
+        ("redirect.uri", "redirect_uri"),
+        ("redirect uri", "redirect_uri"),
+        ("redirect[uri", "redirect_uri"),
+        ("client_id[]", "client_id"),
+        ("Code.Challenge", "code_challenge"),
+    ],
+)
+def test_names_a_provider_could_read_as_a_service_parameter_are_conflicts(
+    name: str, stands_for: str
+) -> None:
+    encoded = name.replace(" ", "%20").replace("[", "%5B").replace("]", "%5D")
+    for kwargs in (
+        {"additional_params": f"{encoded}=x"},
+        {"authorize_url": f"https://provider.example.com/authorize?{encoded}=x"},
+    ):
+        with pytest.raises(ParameterConflict) as caught:
+            parse(**kwargs)
+        (conflict,) = caught.value.fields
+        assert f"'{stands_for}'" in conflict.message
+
+
+@pytest.mark.parametrize("name", ["request", "request_uri", "response_mode", "Response.Mode"])
+def test_request_objects_and_other_response_modes_are_refused(name: str) -> None:
+    with pytest.raises(ParameterConflict, match="conflict"):
+        parse(additional_params=f"{name}=x")
+    with pytest.raises(ParameterConflict):
+        parse(authorize_url=f"https://provider.example.com/authorize?{name}=x")
+
+
+def test_a_semicolon_separated_authorize_query_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse(authorize_url="https://provider.example.com/authorize?tenant=a;state=b")
+    assert "'&', not ';'" in caught.value.fields[0].message
+
+
+def test_other_names_keep_their_spelling() -> None:
+    query = params(build(parse(additional_params="Tenant.Id=1&resource.x=2")))
+    assert query[-2:] == [("Tenant.Id", "1"), ("resource.x", "2")]
 
 
 def test_repeated_additional_params_are_kept_in_order() -> None:
