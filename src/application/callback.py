@@ -4,6 +4,12 @@ from dataclasses import dataclass, field
 
 from application.ports.storage import ConnectorRepository, HubRepository
 from application.states import InvalidState, RedeemState
+from domain.tokens import is_error_text
+
+MAX_ERROR_LENGTH = 100
+MAX_ERROR_DESCRIPTION_LENGTH = 500
+# Sent instead of a provider's error that breaks RFC 6749's character rules.
+UNREADABLE_ERROR = "invalid_response"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +42,9 @@ class HandleCallback:
     URI could have its code handed to another organisation's page), for a hub and connector
     that still exist; with an issuer configured on the connector, ``iss`` must match (RFC 9207),
     or the response is treated as a possible mix-up attack and its code is never passed on.
-    A provider error (RFC 6749 §4.1.2.1) is passed on to the embedding page as such.
+    A provider error (RFC 6749 §4.1.2.1) is passed on to the embedding page as such, when it
+    keeps to the characters that section allows (and its length limits): an ``error`` that
+    does not is passed on as ``invalid_response``, a description that does not is dropped.
     """
 
     def __init__(
@@ -74,9 +82,19 @@ class HandleCallback:
                 },
             )
         if params.error:
-            message = {"error": params.error[:100], "state": params.state}
-            if params.error_description:
-                message["errorDescription"] = params.error_description[:500]
+            readable = len(params.error) <= MAX_ERROR_LENGTH and is_error_text(params.error)
+            message = {
+                "error": params.error if readable else UNREADABLE_ERROR,
+                "state": params.state,
+            }
+            description = params.error_description
+            if (
+                readable
+                and description
+                and len(description) <= MAX_ERROR_DESCRIPTION_LENGTH
+                and is_error_text(description)
+            ):
+                message["errorDescription"] = description
             return CallbackResult(
                 False,
                 f"The provider answered with an error: {message['error']}.",

@@ -13,6 +13,11 @@ MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
 _ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
 
+def is_error_text(value: str) -> bool:
+    """``error`` and ``error_description`` use only these characters (RFC 6749 §4.1.2.1)."""
+    return _ERROR_TEXT.fullmatch(value) is not None
+
+
 class InvalidTokenResponse(ValueError):
     """A successful-looking response that does not carry a usable token."""
 

@@ -465,3 +465,32 @@ async def test_the_keep_alive_job_refreshes_idle_connections_once_across_instanc
     assert stored is not None
     assert stored.health.last_refreshed_at == w.clock.now()
     assert (await jobs[0]()).due == 0  # refreshed: nothing left to do
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "forwarded"),
+    [
+        (
+            "access_denied",
+            "The user said no",
+            {"error": "access_denied", "errorDescription": "The user said no"},
+        ),
+        ("access_denied", 'quote " here', {"error": "access_denied"}),
+        ("access_denied", "caf\u00e9", {"error": "access_denied"}),
+        ("access_denied", "x" * 501, {"error": "access_denied"}),
+        ("tab\there", "anything", {"error": "invalid_response"}),
+        ('quote"d', None, {"error": "invalid_response"}),
+        ("bad\\error", None, {"error": "invalid_response"}),
+        ("e" * 101, None, {"error": "invalid_response"}),
+    ],
+)
+async def test_the_callback_forwards_only_errors_in_rfc_6749_characters(
+    kit: Kit, error: str, description: str | None, forwarded: dict[str, str]
+) -> None:
+    t = await kit.world.tenant("acme")
+    state = await issue(kit, t)
+    result = await kit.callback(
+        CallbackParams(t.organisation_id, state=state, error=error, error_description=description)
+    )
+    assert not result.ok
+    assert result.message == {**forwarded, "state": state}

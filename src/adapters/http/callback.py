@@ -10,7 +10,7 @@ from litestar.params import FromPath, QueryParameter
 
 from adapters.http.dependencies import UseCases
 from adapters.http.pages import html_response, json_for_html, new_nonce, page_headers
-from application.callback import CallbackParams
+from application.callback import CallbackParams, CallbackResult
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -46,8 +46,14 @@ h1 {{ font-size: 1.3rem }}
 """
 
 
+MAX_QUERY_VALUE = 4096
+
+
 def _query(name: str) -> Any:
-    return QueryParameter(name=name, required=False, max_length=4096)
+    """Lengths are checked by the route, so that even a refusal is the callback's page."""
+    return QueryParameter(
+        name=name, required=False, description=f"At most {MAX_QUERY_VALUE} characters"
+    )
 
 
 @get(
@@ -78,6 +84,11 @@ async def oauth2_callback(
     """Answers with a small page that posts `{code, state}` (or `{error, errorDescription,
     state}`) to `window.opener`, addressed only to the hub's allowed origins, then closes.
     The state is checked here but consumed only when the connection is created."""
+    values = (oauth_state, code, iss, error, error_description)
+    if any(value is not None and len(value) > MAX_QUERY_VALUE for value in values):
+        return _page(
+            CallbackResult(False, "The provider's answer is not valid: a value is too long.")
+        )
     result = await services.callback(
         CallbackParams(
             organisation_id=organisation,
@@ -88,6 +99,10 @@ async def oauth2_callback(
             error_description=error_description or None,
         )
     )
+    return _page(result)
+
+
+def _page(result: CallbackResult) -> Response[Any]:
     nonce = new_nonce()
     title = "Connected" if result.ok else "The connection could not be completed"
     body = _PAGE.format(

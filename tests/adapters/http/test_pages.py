@@ -86,3 +86,10 @@ async def test_the_sdk_is_served_as_the_module_its_tests_cover(api: Api) -> None
     source = Path(__file__).parents[3] / "sdk" / "js" / "embed-oauth.js"
     assert response.content == source.read_bytes()
     assert b"export class EmbedOAuth " in response.content
+
+
+async def test_a_callback_query_that_fails_validation_gets_the_html_page(api: Api) -> None:
+    response = await api.client.get(api.callback_path, params={"state": "s" * 5000, "code": "c"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "a value is too long" in response.text
