@@ -66,6 +66,12 @@ class ReversingCipher:
     def current_prefix(self) -> str:
         return ""
 
+    def readable_prefixes(self) -> tuple[str, ...]:
+        return ("",)
+
+    def key_id_of(self, sealed: str) -> str:
+        return "reversed"
+
 
 class RecordingWebhookSender:
     """Answers with the statuses given (the last repeats; 200 by default) and records every

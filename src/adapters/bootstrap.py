@@ -21,7 +21,7 @@ from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.crypto.token_hash import HmacTokenHasher
 from adapters.http.app import http_app
 from adapters.observability import InstrumentedTokenEndpoint, observe_delivery_round
-from adapters.settings import Settings
+from adapters.settings import Settings, SettingsError, production_refusal
 from adapters.system import SecureRandom, SystemClock
 from adapters.token_client import HttpxTokenEndpoint
 from adapters.webhook_sender import HttpxWebhookSender, JsonEventEncoder
@@ -46,6 +46,9 @@ def create_app(
 ) -> Litestar:
     """Build the application. Tests pass a backend, keys, a clock, randomness or a token
     endpoint of their own; everything else is chosen here from ``settings``."""
+    refusal = production_refusal(settings)
+    if refusal is not None:
+        raise SettingsError(refusal)
     backend = backend or open_backend(settings.database_url)
     clock = clock or SystemClock()
     keyring = keyring or load_keyring(settings)

@@ -24,13 +24,13 @@ from adapters.composition.services import create_organisation, manage_api_keys
 from adapters.crypto.keyring import Keyring, add_development_key, generate_key_spec
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.observability import JsonFormatter, configure_logging
-from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError
+from adapters.settings import MEMORY_DATABASE_URL, Settings, SettingsError, production_refusal
 from adapters.sql import schema
 from adapters.sql.engine import create_engine, is_sqlite
 from adapters.sql.errors import translated
 from adapters.version import VERSION
 from application.errors import StorageUnavailable
-from application.key_rotation import RotateEncryptionKeys
+from application.key_rotation import MissingKeys, RotateEncryptionKeys
 from application.ports.storage import Storage
 from domain.errors import DomainError
 
@@ -149,10 +149,30 @@ def refuse_a_taken_port(host: str, port: int) -> None:
             ) from None
 
 
+async def check_keys(settings: Settings) -> None:
+    """Every key id that stored secrets name must be configured, or they could never be
+    decrypted: say so now rather than with a 500 at the first decryption."""
+    if settings.database_url == MEMORY_DATABASE_URL:
+        return
+    cipher = AesGcmSecretCipher(load_keyring(settings))
+    async with stored(settings) as storage:
+        missing = await MissingKeys(storage.sealed_values, cipher)()
+    if missing:
+        raise CommandError(
+            f"stored secrets are encrypted with key id(s) {', '.join(missing)}, which "
+            "EMBED_OAUTH_ENCRYPTION_KEYS does not configure: add them after the active key "
+            "(or restore the development key file they came from)"
+        )
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    refusal = production_refusal(settings)
+    if refusal is not None:
+        raise CommandError(refusal)
     refuse_a_taken_port(host, port)
     asyncio.run(prepare_schema(settings))
     load_keyring(settings)  # create a development key once, before workers start
+    asyncio.run(check_keys(settings))
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers write their metrics here, so that /metrics on any of them shows them all.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="embed-oauth-metrics-")

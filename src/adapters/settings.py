@@ -46,6 +46,10 @@ class Settings:
     webhook_poll_interval: timedelta = timedelta(seconds=1)
 
     @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
     def callback_url(self) -> str:
         """Each organisation's ``redirect_uri`` is this followed by ``/{organisation_id}``."""
         return self.public_url + CALLBACK_PATH
@@ -67,6 +71,8 @@ class Settings:
             raise SettingsError(
                 "EMBED_OAUTH_PUBLIC_URL must be an absolute http(s) URL without query or fragment"
             )
+        if "@" in parts.netloc:
+            raise SettingsError("EMBED_OAUTH_PUBLIC_URL must not contain user-info (user@...)")
         environment = get("EMBED_OAUTH_ENVIRONMENT") or "development"
         if environment not in ("development", "production"):
             raise SettingsError("EMBED_OAUTH_ENVIRONMENT must be development or production")
@@ -117,6 +123,20 @@ class Settings:
                 env, "EMBED_OAUTH_ALLOW_LOCAL_PROVIDERS", default=environment == "development"
             ),
         )
+
+
+def production_refusal(settings: Settings) -> str | None:
+    """Why a production service must not start with these settings, or ``None``."""
+    if not settings.is_production:
+        return None
+    if not settings.encryption_keys:
+        return (
+            "EMBED_OAUTH_ENCRYPTION_KEYS must be set in production (`embed-oauth keys generate` "
+            "prints an entry); the development key file is for development only"
+        )
+    if not settings.public_url.startswith("https://"):
+        return "EMBED_OAUTH_PUBLIC_URL must be an https URL in production"
+    return None
 
 
 # The async drivers this service runs on, and what a URL naming the plain backend should say.

@@ -23,10 +23,19 @@ class NewHub:
 
 
 class ManageHubs:
-    def __init__(self, hubs: HubRepository, clock: Clock, random: RandomSource) -> None:
+    def __init__(
+        self,
+        hubs: HubRepository,
+        clock: Clock,
+        random: RandomSource,
+        *,
+        allow_loopback_http: bool = True,
+    ) -> None:
+        """Without ``allow_loopback_http`` (production), origins must all be https."""
         self._hubs = hubs
         self._clock = clock
         self._random = random
+        self._allow_loopback_http = allow_loopback_http
 
     async def create(self, organisation_id: str, new: NewHub) -> Hub:
         """Origins are normalised as browsers spell them, and repeats dropped."""
@@ -38,7 +47,7 @@ class ManageHubs:
         else:
             for index, raw in enumerate(new.allowed_origins):
                 try:
-                    origins.setdefault(normalise_origin(raw), None)
+                    origins.setdefault(normalise_origin(raw, self._allow_loopback_http), None)
                 except InvalidOrigin as exc:
                     errors.add(f"allowedOrigins[{index}]", str(exc))
         errors.raise_if_any()

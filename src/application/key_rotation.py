@@ -24,6 +24,19 @@ def sealed_context(kind: SealedKind, row_id: str) -> str:
     return _CONTEXTS[kind](row_id)
 
 
+class MissingKeys:
+    """The ids of keys that stored secrets were encrypted with but that are not configured:
+    checked at start, since without them those secrets can never be decrypted."""
+
+    def __init__(self, store: SealedValueStore, cipher: SecretCipher) -> None:
+        self._store = store
+        self._cipher = cipher
+
+    async def __call__(self) -> list[str]:
+        unreadable = await self._store.not_starting_with(self._cipher.readable_prefixes(), 1000)
+        return sorted({self._cipher.key_id_of(v.value) for v in unreadable})
+
+
 @dataclass(frozen=True, slots=True)
 class RotationReport:
     re_encrypted: int
@@ -49,13 +62,13 @@ class RotateEncryptionKeys:
         prefix = self._cipher.current_prefix()
         done = 0
         while True:
-            pending = await self._store.not_starting_with(prefix, self._batch)
+            pending = await self._store.not_starting_with((prefix,), self._batch)
             progressed = 0
             for sealed in pending:
                 progressed += await self._re_encrypt(sealed)
             done += progressed
             if not pending or progressed == 0:
-                remaining = len(await self._store.not_starting_with(prefix, self._batch))
+                remaining = len(await self._store.not_starting_with((prefix,), self._batch))
                 return RotationReport(re_encrypted=done, remaining=remaining)
 
     async def _re_encrypt(self, sealed: SealedValue) -> int:

@@ -112,7 +112,7 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
 
 
 async def read_all(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
-    values = await storage.sealed_values.not_starting_with("#", 1000)
+    values = await storage.sealed_values.not_starting_with(("#",), 1000)
     return {
         (v.kind, v.row_id): cipher.decrypt(v.value, context=sealed_context(v.kind, v.row_id))
         for v in values
@@ -126,8 +126,8 @@ class CrashingStore:
     inner: SealedValueStore
     survive: int
 
-    async def not_starting_with(self, prefix: str, limit: int) -> Sequence[SealedValue]:
-        return await self.inner.not_starting_with(prefix, limit)
+    async def not_starting_with(self, prefixes: Sequence[str], limit: int) -> Sequence[SealedValue]:
+        return await self.inner.not_starting_with(prefixes, limit)
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         if self.survive == 0:
@@ -142,7 +142,7 @@ async def test_interrupted_rotation_loses_nothing_and_a_rerun_finishes(storage: 
     with pytest.raises(ConnectionError):
         await RotateEncryptionKeys(CrashingStore(storage.sealed_values, survive=4), both, batch=3)()
     assert await read_all(storage, both) == plain  # readable mid-rotation, old and new mixed
-    pending = await storage.sealed_values.not_starting_with(both.current_prefix(), 100)
+    pending = await storage.sealed_values.not_starting_with((both.current_prefix(),), 100)
     assert 0 < len(pending) < len(plain)
 
     report = await RotateEncryptionKeys(storage.sealed_values, both, batch=3)()
@@ -156,7 +156,7 @@ async def test_interrupted_rotation_loses_nothing_and_a_rerun_finishes(storage: 
 async def test_a_value_changed_during_rotation_is_not_overwritten(storage: Storage) -> None:
     await seed(storage, AesGcmSecretCipher(Keyring.parse(OLD)))
     both = AesGcmSecretCipher(Keyring.parse(f"{NEW},{OLD}"))
-    stale = (await storage.sealed_values.not_starting_with(both.current_prefix(), 1))[0]
+    stale = (await storage.sealed_values.not_starting_with((both.current_prefix(),), 1))[0]
     current = both.encrypt("changed meanwhile", context=secret_context(stale.row_id))
     assert await storage.sealed_values.replace(stale, current) is True
     assert await storage.sealed_values.replace(stale, "v1.x.lost") is False

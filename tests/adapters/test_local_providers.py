@@ -58,14 +58,27 @@ async def test_the_token_client_refuses_local_addresses_before_connecting(
 
 
 async def test_production_refuses_local_provider_urls_over_http() -> None:
+    keys = generate_key_spec()
     settings = Settings.from_env(
-        {"EMBED_OAUTH_DATABASE_URL": "memory://", "EMBED_OAUTH_ENVIRONMENT": "production"}
+        {
+            "EMBED_OAUTH_DATABASE_URL": "memory://",
+            "EMBED_OAUTH_ENVIRONMENT": "production",
+            "EMBED_OAUTH_ENCRYPTION_KEYS": keys,
+            "EMBED_OAUTH_PUBLIC_URL": "https://connect.example.org",
+        }
     )
     backend = open_backend("memory://")
     created = await create_organisation(backend.storage)("Acme")
-    app = create_app(settings, backend=backend, keyring=Keyring.parse(generate_key_spec()))
+    app = create_app(settings, backend=backend, keyring=Keyring.parse(keys))
     headers = {"Authorization": f"Bearer {created.api_key}"}
     async with AsyncTestClient(app) as client:
+        loopback = await client.post(
+            "/hubs",
+            json={"name": "h", "allowedOrigins": ["http://localhost:3000"]},
+            headers=headers,
+        )
+        assert loopback.status_code == 400
+        assert "in development" in loopback.text
         hub = (await client.post("/hubs", json={"name": "h"}, headers=headers)).json()
         refused = await client.post(
             f"/hubs/{hub['id']}/connectors",

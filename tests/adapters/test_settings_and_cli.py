@@ -1,17 +1,27 @@
 """Configuration from the environment, and the embed-oauth command."""
 
+import asyncio
 import json
+import os
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from adapters import cli
+from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
+from adapters.composition.services import create_organisation
+from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 from adapters.sql import schema
 from adapters.sql.engine import create_engine
+from adapters.sql.repositories import sql_storage
+from adapters.system import SecureRandom, SystemClock
+from application.credentials import ManageCredentials, NewCredential
 from application.organisations import AuthenticateApiKey
 from tests.conftest import POSTGRES_URL, needs_postgres
 from tests.support.processes import free_port
@@ -50,6 +60,10 @@ def test_environment_overrides_and_trailing_slash_is_dropped() -> None:
         ("EMBED_OAUTH_STATE_LIFETIME_SECONDS", "0"),
         ("EMBED_OAUTH_STATE_LIFETIME_SECONDS", "ten"),
         ("EMBED_OAUTH_MAX_BODY_BYTES", "-1"),
+        ("EMBED_OAUTH_PUBLIC_URL", "https://user:pass@connect.example.org"),
+        ("EMBED_OAUTH_WEBHOOK_RETRY_SECONDS", "5,,30"),
+        ("EMBED_OAUTH_WEBHOOK_RETRY_SECONDS", "5,-1"),
+        ("EMBED_OAUTH_WEBHOOK_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
@@ -217,3 +231,51 @@ def test_serve_refuses_a_port_that_is_already_in_use(
     error = capsys.readouterr().err
     assert f"Cannot listen on 127.0.0.1:{port}" in error
     assert not (tmp_path / "x.db").exists()  # refused before anything else happened
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "EMBED_OAUTH_ENCRYPTION_KEYS must be set in production"),
+        ({"EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec()}, "must be an https URL"),
+    ],
+)
+def test_production_refuses_to_start_without_keys_or_https(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    says: str,
+) -> None:
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("EMBED_OAUTH_ENVIRONMENT", "production")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["serve", "--port", "1"]) == 1
+    error = capsys.readouterr().err
+    assert says in error
+    assert len(error.strip().splitlines()) == 1
+    with pytest.raises(SettingsError, match=says):
+        create_app(Settings.from_env(os.environ))
+
+
+async def test_serve_stops_naming_the_key_ids_that_stored_secrets_need(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+    old = generate_key_spec(datetime(2025, 1, 1, tzinfo=UTC))
+    engine = create_engine(url)
+    await schema.upgrade(engine)
+    storage = sql_storage(engine)
+    created = await create_organisation(storage)("Acme")
+    cipher = AesGcmSecretCipher(Keyring.parse(old))
+    await ManageCredentials(storage.credentials, cipher, SystemClock(), SecureRandom()).create(
+        created.organisation.id, NewCredential("c", "client", "secret")
+    )
+    await engine.dispose()
+    monkeypatch.setenv("EMBED_OAUTH_DATABASE_URL", url)
+    monkeypatch.setenv("EMBED_OAUTH_ENCRYPTION_KEYS", generate_key_spec())
+    assert await asyncio.to_thread(cli.main, ["serve", "--port", str(free_port())]) == 1
+    error = capsys.readouterr().err
+    assert Keyring.parse(old).active_id in error
+    assert "EMBED_OAUTH_ENCRYPTION_KEYS does not configure" in error

@@ -36,6 +36,9 @@ def test_pkce_refuses_verifiers_outside_rfc_7636(verifier: str) -> None:
         ("http://localhost:3000", "http://localhost:3000"),
         ("http://127.0.0.1:80", "http://127.0.0.1"),
         ("https://[::1]:9000", "https://[::1]:9000"),
+        ("https://[0:0:0:0:0:0:0:1]", "https://[::1]"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("HTTPS://APP.example.com", "https://app.example.com"),
     ],
 )
 def test_origins_are_normalised_as_browsers_spell_them(raw: str, origin: str) -> None:
@@ -56,11 +59,33 @@ def test_origins_are_normalised_as_browsers_spell_them(raw: str, origin: str) ->
         "https://app.example.com:99999",
         "https://[::zz]",
         "ftp://app.example.com",
+        "https://evil.com\\.good.com",
+        "https://%65vil.com",
+        'https://a"b.com',
+        "https://x<y>",
+        "https://app.example.com:0",
+        "https://*.example.com",
+        "https://app.example.com.",
+        "https://127.1",
+        "https://0x7f.0.0.1",
+        "https://2130706433",
+        "https://01.02.03.04",
+        "https://a_b.example.com",
+        "https://-a.example.com",
+        "https://app.example.com:",
+        "https://app.example.com:+443",
     ],
 )
 def test_non_origins_are_refused(raw: str) -> None:
     with pytest.raises(InvalidOrigin):
         normalise_origin(raw)
+
+
+def test_in_production_http_loopback_origins_are_refused() -> None:
+    assert normalise_origin("http://localhost:3000") == "http://localhost:3000"
+    with pytest.raises(InvalidOrigin, match="in development"):
+        normalise_origin("http://localhost:3000", allow_loopback_http=False)
+    assert normalise_origin("https://localhost:3000", allow_loopback_http=False)
 
 
 def test_time_ordered_ids_are_uuid7_and_sort_by_time() -> None:

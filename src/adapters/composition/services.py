@@ -101,7 +101,7 @@ def build_services(
             random=random,
         ),
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
-        hubs=ManageHubs(cached.hubs, clock, random),
+        hubs=ManageHubs(cached.hubs, clock, random, allow_loopback_http=not settings.is_production),
         connectors=ManageConnectors(
             cached.hubs,
             cached.connectors,

@@ -37,6 +37,12 @@ class AesGcmSecretCipher:
     def current_prefix(self) -> str:
         return f"{_VERSION}.{self._keyring.active_id}."
 
+    def readable_prefixes(self) -> tuple[str, ...]:
+        return tuple(f"{_VERSION}.{key_id}." for key_id in self._keyring.keys)
+
+    def key_id_of(self, sealed: str) -> str:
+        return sealed.partition(".")[2].partition(".")[0]
+
     def encrypt(self, plaintext: str, *, context: str) -> str:
         key_id = self._keyring.active_id
         nonce = secrets.token_bytes(_NONCE_BYTES)

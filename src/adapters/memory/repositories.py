@@ -2,7 +2,7 @@
 (the contract suite in tests/adapters runs against both)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -394,8 +394,8 @@ class InMemorySealedValueStore:
                 )
         return values
 
-    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
-        return [v for v in self._all() if not v.value.startswith(prefix)][:limit]
+    async def not_starting_with(self, prefixes: Sequence[str], limit: int) -> list[SealedValue]:
+        return [v for v in self._all() if not v.value.startswith(tuple(prefixes))][:limit]
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         if sealed not in self._all():

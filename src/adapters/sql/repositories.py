@@ -6,7 +6,7 @@ application's errors here (``adapters.sql.errors``), so nothing above sees SQLAl
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -605,12 +605,15 @@ _SEALED_COLUMNS = {
 
 
 class SqlSealedValueStore(SqlRepository):
-    async def not_starting_with(self, prefix: str, limit: int) -> list[SealedValue]:
+    async def not_starting_with(self, prefixes: Sequence[str], limit: int) -> list[SealedValue]:
         found: list[SealedValue] = []
         for kind, (table, column) in _SEALED_COLUMNS.items():
             rows = await self._all(
                 sa.select(table.c.id, column)
-                .where(column.is_not(None), sa.not_(column.startswith(prefix, autoescape=True)))
+                .where(
+                    column.is_not(None),
+                    *(sa.not_(column.startswith(p, autoescape=True)) for p in prefixes),
+                )
                 .order_by(table.c.id)
                 .limit(limit - len(found))
             )

@@ -17,6 +17,14 @@ class SecretCipher(Protocol):
         """Every ciphertext made with the active key starts with this, and no other does."""
         ...
 
+    def readable_prefixes(self) -> tuple[str, ...]:
+        """A ciphertext this cipher can decrypt starts with one of these (one per key)."""
+        ...
+
+    def key_id_of(self, sealed: str) -> str:
+        """The id of the key a ciphertext names."""
+        ...
+
 
 class SealedState(NamedTuple):
     """A ``state`` value and its PKCE verifier, which is secret and never leaves the server."""

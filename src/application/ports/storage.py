@@ -341,7 +341,9 @@ class SealedValue:
 class SealedValueStore(Protocol):
     """Every encrypted value at rest, for re-encrypting them under a new key."""
 
-    async def not_starting_with(self, prefix: str, limit: int) -> Sequence[SealedValue]: ...
+    async def not_starting_with(self, prefixes: Sequence[str], limit: int) -> Sequence[SealedValue]:
+        """Up to ``limit`` values that start with none of ``prefixes``."""
+        ...
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
         """Swap in ``new_value`` only if the stored value is still ``sealed.value``."""

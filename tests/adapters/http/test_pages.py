@@ -58,10 +58,16 @@ async def test_callback_without_state_is_a_clear_400_page(api: Api) -> None:
 async def test_demo_is_on_in_development_and_off_in_production(
     tmp_path: Path, environment: str, status: int
 ) -> None:
+    keys = generate_key_spec()
     settings = Settings.from_env(
-        {"EMBED_OAUTH_DATABASE_URL": "memory://", "EMBED_OAUTH_ENVIRONMENT": environment}
+        {
+            "EMBED_OAUTH_DATABASE_URL": "memory://",
+            "EMBED_OAUTH_ENVIRONMENT": environment,
+            "EMBED_OAUTH_ENCRYPTION_KEYS": keys,
+            "EMBED_OAUTH_PUBLIC_URL": "https://connect.example.org",
+        }
     )
-    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    app = create_app(settings, keyring=Keyring.parse(keys))
     async with AsyncTestClient(app) as client:
         response = await client.get("/demo")
     assert response.status_code == status
