@@ -1,5 +1,7 @@
 """Creating the async engine, with the SQLite settings a durable service needs."""
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _create_owner_only(path: Path) -> None:
+    """A new database file is readable by its owner only; SQLite creates its WAL and
+    shared-memory files with the database file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine for the URL; for a SQLite file, its folder is created when missing."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(Path(database))
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
