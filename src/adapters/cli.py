@@ -69,13 +69,13 @@ async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
         )
 
 
-async def upgrade_database(settings: Settings) -> None:
+async def upgrade_database(settings: Settings) -> list[str]:
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("The in-memory backend has no schema to upgrade.")
     engine = create_engine(settings.database_url)
     try:
         with translated():
-            await schema.upgrade(engine)
+            return await schema.upgrade(engine)
     finally:
         await engine.dispose()
 
@@ -343,8 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CommandError("--port must be 1-65535")
             dev_provider(settings, args.port, _until_interrupted)
         elif args.command == "db":
-            asyncio.run(upgrade_database(settings))
-            print("The database schema is up to date.")
+            for applied in asyncio.run(upgrade_database(settings)):
+                print(f"Applied {applied}")
+            print(f"The database schema is up to date (revision {schema.head_revision()}).")
     except (CommandError, SettingsError) as exc:
         print(f"embed-oauth: {exc}", file=sys.stderr)
         return 1

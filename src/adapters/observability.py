@@ -121,6 +121,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore"):  # their request lines would repeat URLs and queries
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic narrates every step; `db upgrade` says what it applied in its own words.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # The method label is one of these or "other": a client cannot mint time series.

@@ -131,8 +131,16 @@ def test_db_upgrade_creates_the_schema(
 ) -> None:
     use_sqlite(monkeypatch, tmp_path)
     assert cli.main(["db", "upgrade"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    first = capsys.readouterr()
+    lines = first.out.strip().splitlines()
+    assert lines[0].startswith("Applied 0001: Organisations, API keys")
+    assert lines[-1] == f"The database schema is up to date (revision {schema.head_revision()})."
+    assert len(lines) == int(schema.head_revision()) + 1
+    assert first.err == ""  # no migration-library chatter
     assert (tmp_path / "cli.sqlite3").exists()
+    assert cli.main(["db", "upgrade"]) == 0
+    again = capsys.readouterr()
+    assert again.out.strip().splitlines() == [lines[-1]]  # nothing left to apply
 
 
 def test_bad_configuration_is_a_clear_error_not_a_traceback(

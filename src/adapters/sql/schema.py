@@ -19,18 +19,32 @@ def _config(connection: Connection) -> Config:
     return config
 
 
-def head_revision() -> str:
+def _scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
     if head is None:
         raise RuntimeError("no migrations found")
     return head
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
+    """Apply the pending migrations; returns each one applied, oldest first, as
+    ``"<revision>: <its title>"``."""
+    before = await current_revision(engine)
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+    applied = list(_scripts().iterate_revisions(revision, before))
+    return [f"{r.revision}: {_title(r.doc)}" for r in reversed(applied)]
+
+
+def _title(doc: str | None) -> str:
+    """A migration's first paragraph, on one line."""
+    return " ".join((doc or "").split("\n\n")[0].split()).rstrip(".")
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
