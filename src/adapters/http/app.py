@@ -102,7 +102,7 @@ def http_app(
         WebhookController,
         sdk_module,
         health.live,
-        health.ready,
+        health.ready_route(),
         health.metrics_route(settings.metrics_token),
     ]
     if settings.demo:

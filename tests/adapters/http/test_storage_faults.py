@@ -1,6 +1,7 @@
 """The database locked or unreachable: 503 with Retry-After, and recovery without a restart."""
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,11 +48,14 @@ async def test_a_locked_sqlite_database_answers_503_then_recovers(tmp_path: Path
             assert recovered.status_code == 201
 
 
-async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so() -> None:
+async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     settings = Settings(
         database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
     )
     app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    caplog.set_level(logging.WARNING, logger="embed_oauth.health")
     async with AsyncTestClient(app) as client:
         api = await client.get("/hubs", headers={"Authorization": "Bearer eo_anything"})
         assert api.status_code == 503
@@ -59,7 +63,14 @@ async def test_an_unreachable_postgresql_answers_503_and_readiness_says_so() -> 
         assert "Traceback" not in api.text
         ready = await asyncio.wait_for(client.get("/health/ready"), timeout=30)
         assert ready.status_code == 503
+        assert (await client.get("/health/ready")).status_code == 503
         assert (await client.get("/health/live")).status_code == 200
+    (logged,) = [r for r in caplog.records if r.name == "embed_oauth.health"]  # once per minute
+    assert logged.getMessage() == "not ready: the database does not answer"
+    assert (
+        "refused" in logged.__dict__["reason"].lower()
+        or "connect" in logged.__dict__["reason"].lower()
+    )
 
 
 @dataclass
