@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from adapters.outbound import private_address_refusal
+from adapters.outbound import Refused, Target, public_target
 from application.errors import ProviderTimeout, ProviderUnavailable
 from application.ports.provider import TokenEndpointAnswer, TokenRequest
 from domain.model import TokenAuthMethod
@@ -64,9 +64,12 @@ class HttpxTokenEndpoint:
             form += [("client_id", request.client_id), ("client_secret", request.client_secret)]
         try:
             async with asyncio.timeout(self._total_timeout):
-                if not self._allow_private:
-                    await self._refuse_private(request.token_url)
-                return await self._send(request.token_url, form, headers)
+                if self._allow_private:
+                    return await self._send(request.token_url, form, headers)
+                target = await self._checked(request.token_url)
+                return await self._send(
+                    target.url, form, {**headers, **target.headers}, target.extensions
+                )
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ProviderTimeout("The provider's token endpoint did not answer in time.") from exc
         except httpx.HTTPError as exc:
@@ -74,15 +77,22 @@ class HttpxTokenEndpoint:
                 f"The provider's token endpoint could not be reached ({type(exc).__name__})."
             ) from exc
 
-    async def _refuse_private(self, url: str) -> None:
-        refusal = await private_address_refusal(url)
-        if refusal is not None:
-            raise ProviderUnavailable(f"The token URL {refusal}.")
+    async def _checked(self, url: str) -> Target:
+        try:
+            return await public_target(url)
+        except Refused as exc:
+            raise ProviderUnavailable(f"The token URL {exc}.") from None
 
     async def _send(
-        self, url: str, form: list[tuple[str, str]], headers: dict[str, str]
+        self,
+        url: str,
+        form: list[tuple[str, str]],
+        headers: dict[str, str],
+        extensions: dict[str, str] | None = None,
     ) -> TokenEndpointAnswer:
-        async with self._client.stream("POST", url, data=dict(form), headers=headers) as response:
+        async with self._client.stream(
+            "POST", url, data=dict(form), headers=headers, extensions=extensions
+        ) as response:
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk

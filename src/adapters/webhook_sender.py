@@ -7,7 +7,7 @@ import httpx
 import msgspec
 
 from adapters.http.dto import ConnectionRead, connection_read
-from adapters.outbound import private_address_refusal
+from adapters.outbound import Refused, private_address_refusal, public_target
 from application.ports.webhooks import SendResult
 from domain.model import Connection
 from domain.webhooks import EXCERPT_CHARACTERS, excerpt
@@ -45,22 +45,36 @@ class HttpxWebhookSender:
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         try:
             async with asyncio.timeout(self._timeout):
-                refused = await self.refusal(url)
-                if refused is not None:
-                    return SendResult(None, error=f"the URL {refused}")
-                async with self._client.stream(
-                    "POST", url, content=body, headers=headers
-                ) as answer:
-                    read = bytearray()
-                    async for chunk in answer.aiter_bytes():
-                        read += chunk
-                        if len(read) >= _READ_LIMIT:
-                            break
-                    return SendResult(answer.status_code, excerpt(read.decode("utf-8", "replace")))
+                extensions = None
+                if not self._allow_private:  # to the address that was checked
+                    try:
+                        target = await public_target(url)
+                    except Refused as exc:
+                        return SendResult(None, error=f"the URL {exc}")
+                    url, headers = target.url, {**headers, **target.headers}
+                    extensions = target.extensions
+                return await self._post(url, headers, body, extensions)
         except (TimeoutError, httpx.TimeoutException):
             return SendResult(None, error=f"no answer within {self._timeout:g} s")
         except httpx.HTTPError as exc:
             return SendResult(None, error=f"could not be reached ({type(exc).__name__})")
+
+    async def _post(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        extensions: dict[str, str] | None,
+    ) -> SendResult:
+        async with self._client.stream(
+            "POST", url, content=body, headers=headers, extensions=extensions
+        ) as answer:
+            read = bytearray()
+            async for chunk in answer.aiter_bytes():
+                read += chunk
+                if len(read) >= _READ_LIMIT:
+                    break
+            return SendResult(answer.status_code, excerpt(read.decode("utf-8", "replace")))
 
 
 class _Data(msgspec.Struct):
