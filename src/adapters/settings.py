@@ -44,6 +44,7 @@ class Settings:
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_worker: bool = True
     webhook_poll_interval: timedelta = timedelta(seconds=1)
+    schema: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +116,7 @@ class Settings:
             webhook_poll_interval=timedelta(
                 seconds=_bounded_int(env, "EMBED_OAUTH_WEBHOOK_POLL_SECONDS", 1, 1, 3600)
             ),
+            schema=_switch(env, "EMBED_OAUTH_SCHEMA", default=True),
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),
             rate_limit_per_minute=_bounded_int(
                 env, "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE", 0, 0, 10_000_000

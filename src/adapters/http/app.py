@@ -8,7 +8,6 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.http import health
@@ -39,6 +38,7 @@ from adapters.http.lean import route_path_parameters_to_asgi_handlers
 from adapters.http.management import ConnectorController, CredentialController, HubController
 from adapters.http.openapi import LeanOperation, document
 from adapters.http.rate_limit import RateLimiter
+from adapters.http.schema_page import OfflineReferencePlugin
 from adapters.http.sdk import sdk_module
 from adapters.http.services import Services
 from adapters.http.webhooks import WebhookController
@@ -124,40 +124,48 @@ def http_app(
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         on_shutdown=list(on_shutdown),
-        openapi_config=OpenAPIConfig(
-            title="embed-oauth",
-            version=VERSION,
-            description=(
-                "Connect your product's end users to their third-party accounts over OAuth 2.0."
-            ),
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-            security=[{"apiKey": []}],
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        description=(
-                            "An organisation's API key; on initialise and an end user's own "
-                            "connections, also an end-user token (a JWT signed with a "
-                            "registered signing key, or a connect session)"
-                        ),
-                    )
-                }
-            ),
-        ),
+        openapi_config=openapi_config(settings),
         debug=False,
         logging_config=None,  # logging is ours: JSON lines (adapters.observability)
     )
     route_path_parameters_to_asgi_handlers(app)
-    document(app, _LEAN_OPERATIONS)
+    if settings.schema:
+        document(app, _LEAN_OPERATIONS)
     observer = RequestObserver(
         EmbedCors(app.asgi_handler, services.embed_origins), security_headers(settings)
     )
     app.asgi_handler = observer
     app.on_shutdown.append(observer.flush)  # the access-log lines of the last turn
     return app
+
+
+def openapi_config(settings: Settings) -> OpenAPIConfig | None:
+    """``/schema`` (the reference) and ``/schema/openapi.json``, unless switched off."""
+    if not settings.schema:
+        return None
+    return OpenAPIConfig(
+        title="embed-oauth",
+        version=VERSION,
+        description=(
+            "Connect your product's end users to their third-party accounts over OAuth 2.0."
+        ),
+        path="/schema",
+        render_plugins=[OfflineReferencePlugin()],
+        security=[{"apiKey": []}],
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description=(
+                        "An organisation's API key; on initialise and an end user's own "
+                        "connections, also an end-user token (a JWT signed with a "
+                        "registered signing key, or a connect session)"
+                    ),
+                )
+            }
+        ),
+    )
 
 
 HSTS_SECONDS = 2 * 365 * 24 * 3600

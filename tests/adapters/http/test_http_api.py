@@ -1,13 +1,18 @@
 """The HTTP API through the real application, on SQLite."""
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
 
+from adapters.bootstrap import create_app
+from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.crypto.sealed_state import AesGcmStateSealer
+from adapters.settings import Settings
 from domain.pkce import s256_challenge
 from domain.state import state_binding
 from tests.adapters.http.conftest import Api
@@ -369,7 +374,25 @@ async def test_openapi_schema_describes_the_api_with_a_viewer(api: Api) -> None:
         assert {"get", "post"} <= set(spec["paths"][path])
     viewer = await api.client.get("/schema")
     assert viewer.status_code == 200
-    assert "<html" in viewer.text.lower()
+    page = viewer.text
+    assert "<html" in page.lower()
+    assert "<script" not in page.lower()  # nothing runs, nothing is fetched from elsewhere
+    assert "http://" not in page.replace('href="/schema/openapi.json"', "")
+    assert "https://" not in page
+    assert 'href="/schema/openapi.json"' in page
+    assert "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise" in page
+    assert "Content-Security-Policy" in page
+    assert "default-src 'none'" in page
+
+
+async def test_the_schema_routes_can_be_switched_off(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"EMBED_OAUTH_DATABASE_URL": "memory://", "EMBED_OAUTH_SCHEMA": "off"}
+    )
+    app = create_app(settings, keyring=Keyring.parse(generate_key_spec()))
+    async with AsyncTestClient(app) as client:
+        for path in ("/schema", "/schema/openapi.json"):
+            assert (await client.get(path)).status_code in (401, 404)
 
 
 @pytest.mark.parametrize(
