@@ -103,9 +103,17 @@ export class EmbedOAuth {
     });
   }
 
-  /** The end user's connections in this hub. */
+  /** The end user's connections in this hub, every page of them. */
   async connections() {
-    return (await this._request("GET", this._userPath())).items;
+    const all = [];
+    let after = null;
+    do {
+      const query = after ? `?after=${encodeURIComponent(after)}` : "";
+      const page = await this._request("GET", this._userPath() + query);
+      all.push(...page.items);
+      after = page.next;
+    } while (after);
+    return all;
   }
 
   async disconnect(connectionId) {

@@ -70,7 +70,7 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
         for secret_id in (hub, conn, cred, cid):
             assert secret_id not in response.json()["message"]
     for path in ("/credentials", "/hubs", "/webhooks", "/signing-keys"):
-        assert (await flow.client.get(path, headers=b_auth)).json() == {"items": []}
+        assert (await flow.client.get(path, headers=b_auth)).json() == {"items": [], "next": None}
     assert await snapshot(flow, readable) == before
 
     # A's unused state is still A's: B could not spend it, and A still can.

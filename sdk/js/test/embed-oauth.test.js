@@ -159,15 +159,18 @@ test("the API's errors reject with their code, message and fields, and close the
 });
 
 test("connections lists and disconnect deletes the end user's connections", async () => {
+  const second = { id: "conn-2", status: "active" };
   const { fetch, calls } = fakeFetch([
-    [200, { items: [CONNECTION] }],
+    [200, { items: [CONNECTION], next: "conn-1" }],
+    [200, { items: [second], next: null }],
     [204, null],
   ]);
   const client = new EmbedOAuth({ baseUrl: BASE, token: SESSION, hubId: "h", window: fakeWindow(), fetch });
-  assert.deepEqual(await client.connections(), [CONNECTION]);
+  assert.deepEqual(await client.connections(), [CONNECTION, second]);
   assert.equal(await client.disconnect("conn-1"), undefined);
   assert.equal(calls[0].method, "GET");
   assert.equal(calls[0].url, `${BASE}/hubs/h/users/user%201/connections`);
-  assert.equal(calls[1].method, "DELETE");
-  assert.equal(calls[1].url, `${BASE}/connections/conn-1`);
+  assert.equal(calls[1].url, `${BASE}/hubs/h/users/user%201/connections?after=conn-1`);
+  assert.equal(calls[2].method, "DELETE");
+  assert.equal(calls[2].url, `${BASE}/connections/conn-1`);
 });

@@ -16,9 +16,11 @@ from adapters.http.dto import (
 )
 from adapters.http.lean import require_method, send_json
 from adapters.http.openapi import errors
+from adapters.http.paging import After, Limit
 from adapters.http.services import Services
 from application.callers import Caller, backend_organisation
 from application.connections import NewConnection
+from application.pagination import page_of
 
 
 class UserConnectionController(Controller):
@@ -55,13 +57,17 @@ class UserConnectionController(Controller):
     @get(responses=errors(404), summary="List an end user's connections")
     async def list_all(
         self,
+        *,
         hub_id: FromPath[str],
         user_id: FromPath[str],
         services: UseCases,
         caller: CallerIdentity,
+        limit: Limit = None,
+        after: After = None,
     ) -> ConnectionList:
         connections = await services.connections.list_for_user(caller, hub_id, user_id)
-        return ConnectionList(items=[connection_read(c) for c in connections])
+        page = page_of(connections, limit, after)
+        return ConnectionList(items=[connection_read(c) for c in page.items], next=page.next)
 
 
 class ConnectionController(Controller):

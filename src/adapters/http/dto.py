@@ -85,6 +85,7 @@ class CredentialRead(Output):
 
 class CredentialList(Output):
     items: list[CredentialRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class HubCreate(Input):
@@ -104,6 +105,7 @@ class HubRead(Output):
 
 class HubList(Output):
     items: list[HubRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class ConnectorCreate(Input):
@@ -131,6 +133,7 @@ class ConnectorRead(Output):
 
 class ConnectorList(Output):
     items: list[ConnectorRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class ConnectionCreate(Input):
@@ -177,6 +180,7 @@ def connection_read(c: Connection) -> ConnectionRead:
 
 class ConnectionList(Output):
     items: list[ConnectionRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class AccessTokenRead(Output):
@@ -211,6 +215,7 @@ class SigningKeyRead(Output):
 
 class SigningKeyList(Output):
     items: list[SigningKeyRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class ConnectSessionCreate(Input):
@@ -250,6 +255,7 @@ class WebhookCreated(WebhookRead):
 
 class WebhookList(Output):
     items: list[WebhookRead]
+    next: str | None = None  # the `after` of the next page
 
 
 class WebhookSecret(Output):

@@ -14,7 +14,9 @@ from adapters.http.dto import (
     SigningKeyRead,
 )
 from adapters.http.openapi import NO_STORE, errors
+from adapters.http.paging import After, Limit
 from application.end_users import NewConnectSession
+from application.pagination import page_of
 from domain.model import SigningKey
 
 
@@ -63,10 +65,14 @@ class SigningKeyController(Controller):
 
     @get(responses=errors(), summary="List signing keys")
     async def list_all(
-        self, services: UseCases, organisation_id: CallerOrganisation
+        self,
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+        limit: Limit = None,
+        after: After = None,
     ) -> SigningKeyList:
-        keys = await services.signing_keys.list(organisation_id)
-        return SigningKeyList(items=[_signing_key(k) for k in keys])
+        page = page_of(await services.signing_keys.list(organisation_id), limit, after)
+        return SigningKeyList(items=[_signing_key(k) for k in page.items], next=page.next)
 
     @get("/{key_id:str}", responses=errors(404), summary="Get a signing key")
     async def get_one(

@@ -16,9 +16,11 @@ from adapters.http.dto import (
     HubRead,
 )
 from adapters.http.openapi import errors
+from adapters.http.paging import After, Limit
 from application.connectors import NewConnector
 from application.credentials import NewCredential
 from application.hubs import NewHub
+from application.pagination import page_of
 from domain.model import Connector, Credential, Hub, TokenAuthMethod
 from domain.scopes import ScopeSeparator
 
@@ -83,11 +85,14 @@ class CredentialController(Controller):
 
     @get(responses=errors(), summary="List credentials")
     async def list_all(
-        self, services: UseCases, organisation_id: CallerOrganisation
+        self,
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+        limit: Limit = None,
+        after: After = None,
     ) -> CredentialList:
-        return CredentialList(
-            items=[_credential(c) for c in await services.credentials.list(organisation_id)]
-        )
+        page = page_of(await services.credentials.list(organisation_id), limit, after)
+        return CredentialList(items=[_credential(c) for c in page.items], next=page.next)
 
     @get("/{credential_id:str}", responses=errors(404), summary="Get a credential")
     async def get_one(
@@ -116,8 +121,15 @@ class HubController(Controller):
         return _hub(hub)
 
     @get(responses=errors(), summary="List hubs")
-    async def list_all(self, services: UseCases, organisation_id: CallerOrganisation) -> HubList:
-        return HubList(items=[_hub(h) for h in await services.hubs.list(organisation_id)])
+    async def list_all(
+        self,
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+        limit: Limit = None,
+        after: After = None,
+    ) -> HubList:
+        page = page_of(await services.hubs.list(organisation_id), limit, after)
+        return HubList(items=[_hub(h) for h in page.items], next=page.next)
 
     @get("/{hub_id:str}", responses=errors(404), summary="Get a hub")
     async def get_one(
@@ -161,10 +173,15 @@ class ConnectorController(Controller):
 
     @get(responses=errors(404), summary="List a hub's connectors")
     async def list_all(
-        self, hub_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+        self,
+        hub_id: FromPath[str],
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+        limit: Limit = None,
+        after: After = None,
     ) -> ConnectorList:
-        connectors = await services.connectors.list(organisation_id, hub_id)
-        return ConnectorList(items=[_connector(c) for c in connectors])
+        page = page_of(await services.connectors.list(organisation_id, hub_id), limit, after)
+        return ConnectorList(items=[_connector(c) for c in page.items], next=page.next)
 
     @get("/{connector_id:str}", responses=errors(404), summary="Get a connector")
     async def get_one(

@@ -16,6 +16,8 @@ from adapters.http.dto import (
     WebhookSecret,
 )
 from adapters.http.openapi import NO_STORE, errors
+from adapters.http.paging import After, Limit
+from application.pagination import page_of
 from application.webhooks import NewWebhook
 from domain.model import Delivery, Webhook
 
@@ -72,11 +74,14 @@ class WebhookController(Controller):
 
     @get(responses=errors(), summary="List webhook endpoints")
     async def list_all(
-        self, services: UseCases, organisation_id: CallerOrganisation
+        self,
+        services: UseCases,
+        organisation_id: CallerOrganisation,
+        limit: Limit = None,
+        after: After = None,
     ) -> WebhookList:
-        return WebhookList(
-            items=[_webhook(w) for w in await services.webhooks.list(organisation_id)]
-        )
+        page = page_of(await services.webhooks.list(organisation_id), limit, after)
+        return WebhookList(items=[_webhook(w) for w in page.items], next=page.next)
 
     @get("/{webhook_id:str}", responses=errors(404), summary="Get a webhook endpoint")
     async def get_one(

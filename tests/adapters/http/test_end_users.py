@@ -97,7 +97,7 @@ async def test_a_signing_key_of_each_type_signs_tokens_that_authenticate_its_end
     token = sign(key, body["id"], claims("u-1", ids["hub"], api.settings.public_url))
     listed = await as_user(api, token, "GET", f"/hubs/{ids['hub']}/users/u-1/connections")
     assert listed.status_code == 200, listed.text
-    assert listed.json() == {"items": []}
+    assert listed.json() == {"items": [], "next": None}
 
 
 @pytest.mark.parametrize(

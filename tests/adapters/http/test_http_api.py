@@ -344,7 +344,7 @@ async def test_other_organisations_objects_answer_404_on_every_route(api: Api) -
         ),
         404,
     )
-    assert (await api.get("/credentials", other_key)).json() == {"items": []}
+    assert (await api.get("/credentials", other_key)).json() == {"items": [], "next": None}
     assert (await api.get(f"/credentials/{cred}")).status_code == 200
     assert (await api.get(f"/hubs/{hub}/connectors/{conn}")).status_code == 200
 
@@ -466,3 +466,23 @@ async def test_initialise_decodes_by_type_so_deep_nesting_is_a_field_error(api: 
     response = await api.client.post(initialise_path(ids), content=body, headers=headers)
     error = assert_error(response, 400, "invalid_input")
     assert error["fields"] == [{"field": "authorizeUrl", "message": "Expected `str`, got `array`"}]
+
+
+async def test_every_list_is_paged_oldest_first_by_cursor(api: Api) -> None:
+    ids = [(await api.post("/hubs", {"name": f"h{n}"})).json()["id"] for n in range(5)]
+    seen: list[str] = []
+    page = (await api.get("/hubs?limit=2")).json()
+    while True:
+        seen += [h["id"] for h in page["items"]]
+        if page["next"] is None:
+            break
+        assert len(page["items"]) == 2
+        newer = (await api.post("/hubs", {"name": "inserted while paging"})).json()["id"]
+        ids.append(newer)
+        page = (await api.get(f"/hubs?limit=2&after={page['next']}")).json()
+    assert seen == sorted(ids)  # nothing skipped or repeated; inserts land at the end
+    assert_error(await api.get("/hubs?limit=0"), 400)
+    assert_error(await api.get("/hubs?limit=201"), 400)
+    assert len((await api.get("/hubs?limit=200")).json()["items"]) == len(ids)
+    for path in ("/credentials", "/signing-keys", "/webhooks", f"/hubs/{ids[0]}/connectors"):
+        assert (await api.get(f"{path}?limit=1")).json() == {"items": [], "next": None}
