@@ -17,6 +17,17 @@ class SqlDatabase:
     def __init__(self, engine: AsyncEngine, connection: AsyncConnection | None = None) -> None:
         self.engine = engine
         self._connection = connection
+        self.destroyed = False  # secrets deleted in this unit of work: checkpoint after it
+
+    async def secrets_destroyed(self) -> None:
+        """Rows holding secrets or tokens were deleted. SQLite's ``secure_delete`` overwrites
+        them in the database file, but the WAL file still holds their pages until a
+        checkpoint: move it into the file and truncate it now (after the unit of work's
+        commit, inside one)."""
+        if self._connection is not None:
+            self.destroyed = True
+        else:
+            await checkpoint(self.engine)
 
     @property
     def in_transaction(self) -> bool:
@@ -39,6 +50,16 @@ class SqlDatabase:
                 return
             async with opened() as conn:
                 yield conn
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """SQLite: copy the WAL into the database file and truncate it (waits, within the busy
+    timeout, for readers still on older pages)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with translated():
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class SqlRepository:

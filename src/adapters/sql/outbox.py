@@ -75,9 +75,12 @@ class SqlWebhookRepository(SqlRepository):
 
     async def delete(self, organisation_id: str, webhook_id: str) -> bool:
         c = t.webhooks.c
-        return await self._delete(
+        deleted = await self._delete(
             t.webhooks.delete().where(c.id == webhook_id, c.organisation_id == organisation_id)
         )
+        if deleted:
+            await self._db.secrets_destroyed()
+        return deleted
 
     async def rotate_secret(
         self,

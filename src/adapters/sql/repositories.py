@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.database import SqlDatabase, SqlRepository
+from adapters.sql.database import SqlDatabase, SqlRepository, checkpoint
 from adapters.sql.errors import translated
 from adapters.sql.outbox import SqlOutbox, SqlWebhookRepository
 from application.errors import CredentialInUse, DuplicateKey
@@ -126,11 +126,14 @@ class SqlCredentialRepository(SqlRepository):
         """Refused with ``CredentialInUse`` while connections use it (ON DELETE RESTRICT)."""
         c = t.credentials.c
         with translated(still_referenced=CredentialInUse):
-            return await self._delete(
+            deleted = await self._delete(
                 t.credentials.delete().where(
                     c.id == credential_id, c.organisation_id == organisation_id
                 )
             )
+        if deleted:
+            await self._db.secrets_destroyed()
+        return deleted
 
 
 def _hub(row: sa.Row[Any]) -> Hub:
@@ -179,9 +182,12 @@ class SqlHubRepository(SqlRepository):
     async def delete(self, organisation_id: str, hub_id: str) -> bool:
         """Connectors go with the hub through the foreign key's ON DELETE CASCADE."""
         c = t.hubs.c
-        return await self._delete(
+        deleted = await self._delete(
             t.hubs.delete().where(c.id == hub_id, c.organisation_id == organisation_id)
         )
+        if deleted:
+            await self._db.secrets_destroyed()
+        return deleted
 
 
 def _connector(row: sa.Row[Any]) -> Connector:
@@ -233,9 +239,12 @@ class SqlConnectorRepository(SqlRepository):
 
     async def delete(self, hub_id: str, connector_id: str) -> bool:
         c = t.connectors.c
-        return await self._delete(
+        deleted = await self._delete(
             t.connectors.delete().where(c.id == connector_id, c.hub_id == hub_id)
         )
+        if deleted:
+            await self._db.secrets_destroyed()
+        return deleted
 
 
 def _upsert_builder(conn: AsyncConnection) -> Any:
@@ -349,11 +358,14 @@ class SqlConnectionRepository(SqlRepository):
 
     async def delete(self, organisation_id: str, connection_id: str) -> bool:
         c = t.connections.c
-        return await self._delete(
+        deleted = await self._delete(
             t.connections.delete().where(
                 c.id == connection_id, c.organisation_id == organisation_id
             )
         )
+        if deleted:
+            await self._db.secrets_destroyed()
+        return deleted
 
     async def update_tokens(
         self,
@@ -656,9 +668,10 @@ class SqlUnitOfWork:
             except BaseException:
                 await conn.close()
                 raise
+        db = SqlDatabase(self._db.engine, conn)
         try:
             # Only the statements are translated: an error of the block's own is its own.
-            yield _storage(SqlDatabase(self._db.engine, conn))
+            yield _storage(db)
         except BaseException:
             with contextlib.suppress(Exception):  # a dead connection: the original error tells
                 await transaction.rollback()
@@ -669,6 +682,8 @@ class SqlUnitOfWork:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close()
+        if db.destroyed:
+            await checkpoint(self._db.engine)
 
 
 def _storage(db: SqlDatabase) -> Storage:
