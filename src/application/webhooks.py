@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
+from application.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from application.ports.crypto import SecretCipher
 from application.ports.storage import Outbox, WebhookRepository
 from application.ports.system import Clock, RandomSource
@@ -15,8 +16,6 @@ from domain.model import Delivery, Webhook
 from domain.webhooks import SECRET_BYTES, SECRET_OVERLAP, EventType, format_secret
 
 MAX_DESCRIPTION_LENGTH = 500
-MAX_PAGE = 100
-DEFAULT_PAGE = 50
 
 
 def secret_context(webhook_id: str) -> str:
@@ -144,10 +143,10 @@ class ManageWebhooks:
         self, organisation_id: str, webhook_id: str, limit: int | None, after: str | None
     ) -> DeliveryPage:
         webhook = await self.get(organisation_id, webhook_id)
-        size = DEFAULT_PAGE if limit is None else limit
-        if not 1 <= size <= MAX_PAGE:
+        size = DEFAULT_LIMIT if limit is None else limit
+        if not 1 <= size <= MAX_LIMIT:
             errors = FieldErrors()
-            errors.add("limit", f"must be from 1 to {MAX_PAGE}")
+            errors.add("limit", f"must be from 1 to {MAX_LIMIT}")
             errors.raise_if_any()
         items, more = await self._outbox.deliveries(webhook.id, size, after)
         return DeliveryPage(items, items[-1].id if more and items else None)

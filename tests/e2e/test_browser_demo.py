@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from adapters.crypto.keyring import generate_key_spec
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
-from tests.support.oauth_provider import PASSWORD, USERNAME, RunningProvider
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, consent_in, needs_chromium
+from tests.support.oauth_provider import RunningProvider
 from tests.support.processes import create_organisation, free_port, serving
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -79,11 +79,7 @@ def test_demo_page_walks_through_the_whole_flow(tmp_path: Path, provider: Runnin
                     page.fill("#user-id", "browser-user")
                     with page.expect_popup() as popup_info:
                         page.click("#connect")
-                    popup = popup_info.value
-                    popup.wait_for_selector("#username")
-                    popup.fill("#username", USERNAME)
-                    popup.fill("#password", PASSWORD)
-                    popup.click("#allow")
+                    consent_in(popup_info.value)
                     expect(page.locator("#status")).to_have_text("Connected.", timeout=15_000)
                     shown = json.loads(page.text_content("#result") or "{}")
                     page.click("#access-token")
@@ -124,11 +120,7 @@ def test_the_dev_providers_link_opens_a_demo_ready_to_connect(tmp_path: Path) ->
                 assert page.url == f"{base}/demo"  # the key left the address bar
                 with page.expect_popup() as popup_info:
                     page.click("#connect")
-                popup = popup_info.value
-                popup.wait_for_selector("#username")
-                popup.fill("#username", USERNAME)
-                popup.fill("#password", PASSWORD)
-                popup.click("#allow")
+                consent_in(popup_info.value)
                 expect(page.locator("#status")).to_have_text("Connected.", timeout=15_000)
                 shown = json.loads(page.text_content("#result") or "{}")
             finally:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from adapters.crypto.keyring import generate_key_spec
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, consent_in, needs_chromium
 from tests.support.end_user_keys import claims, generate, sign
-from tests.support.oauth_provider import PASSWORD, USERNAME, Client, RunningProvider
+from tests.support.oauth_provider import Client, RunningProvider
 from tests.support.processes import create_organisation, free_port, serving
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -166,13 +166,11 @@ def run_in_browser(product: Product, token: str, in_popup: str) -> dict[str, Any
             with page.expect_popup() as popup_info:
                 page.click("#connect")
             popup = popup_info.value
-            popup.wait_for_selector("#username")
             if in_popup == "close":
+                popup.wait_for_selector("#username")
                 popup.close()
             else:
-                popup.fill("#username", USERNAME)
-                popup.fill("#password", PASSWORD)
-                popup.click(f"#{in_popup}")
+                consent_in(popup, in_popup)
             expect(page.locator("#result")).not_to_be_empty(timeout=15_000)
             return dict(json.loads(page.text_content("#result") or "{}"))
         finally:

@@ -5,6 +5,7 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,18 +137,20 @@ def running_provider() -> Iterator[RunningProvider]:
     running.stop()
 
 
-@pytest.fixture(params=SQL_BACKENDS)
-async def flow(
-    request: pytest.FixtureRequest, running_provider: RunningProvider, tmp_path: Path
+@asynccontextmanager
+async def running_flow(
+    kind: str, tmp_path: Path, running: RunningProvider, **settings: Any
 ) -> AsyncIterator[Flow]:
-    provider = running_provider.provider
+    """The application on ``kind``'s database, an organisation, and the provider reset to
+    its defaults; ``settings`` override the service's."""
+    provider = running.provider
     provider.expires_in, provider.send_iss, provider.iss_value = 3600, False, None
     provider.token_delay = 0.0
-    async with migrated_backend(request.param, tmp_path) as backend:
+    async with migrated_backend(kind, tmp_path) as backend:
         created = await create_organisation(backend.storage)("Acme")
         clock = MovableClock()
         app = create_app(
-            Settings(database_url="unused://", public_url=PUBLIC_URL),
+            Settings(database_url="unused://", public_url=PUBLIC_URL, **settings),
             backend=backend,
             keyring=Keyring.parse(generate_key_spec()),
             clock=clock,
@@ -159,9 +162,17 @@ async def flow(
                 clock,
                 created.organisation.id,
                 created.api_key,
-                tmp_path / "test.sqlite3" if request.param == "sqlite" else None,
+                tmp_path / "test.sqlite3" if kind == "sqlite" else None,
                 backend.storage,
             )
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def flow(
+    request: pytest.FixtureRequest, running_provider: RunningProvider, tmp_path: Path
+) -> AsyncIterator[Flow]:
+    async with running_flow(request.param, tmp_path, running_provider) as running:
+        yield running
 
 
 def posted_message(page: str) -> dict[str, Any]:

@@ -9,16 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from standardwebhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from adapters.bootstrap import create_app
-from adapters.composition.services import create_organisation
-from adapters.crypto.keyring import Keyring, generate_key_spec
-from adapters.settings import Settings
-from tests.conftest import SQL_BACKENDS, migrated_backend
-from tests.e2e.test_oauth_flow import PUBLIC_URL, Flow, MovableClock, consent, running_provider
+from tests.conftest import SQL_BACKENDS
+from tests.e2e.test_oauth_flow import Flow, consent, running_flow, running_provider
 from tests.support.oauth_provider import RunningProvider
 from tests.support.webhook_receiver import Received, Receiver, RunningReceiver
 
@@ -38,27 +33,10 @@ async def hooked(
 ) -> AsyncIterator[Flow]:
     """The application with its delivery worker polling every second and retrying after
     1 s, then 1 s, then giving up."""
-    provider = running_provider.provider
-    provider.expires_in, provider.token_delay = 3600, 0.0
-    async with migrated_backend(request.param, tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
-        clock = MovableClock()
-        settings = Settings(
-            database_url="unused://", public_url=PUBLIC_URL, webhook_retry_seconds=(1, 1)
-        )
-        app = create_app(
-            settings, backend=backend, keyring=Keyring.parse(generate_key_spec()), clock=clock
-        )
-        async with AsyncTestClient(app) as client:
-            yield Flow(
-                client,
-                provider,
-                clock,
-                created.organisation.id,
-                created.api_key,
-                None,
-                backend.storage,
-            )
+    async with running_flow(
+        request.param, tmp_path, running_provider, webhook_retry_seconds=(1, 1)
+    ) as flow:
+        yield flow
 
 
 async def register(flow: Flow, receiver: Receiver, **extra: Any) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 import os
 import shutil
+from typing import Any
 
 import pytest
+
+from tests.support.oauth_provider import PASSWORD, USERNAME
 
 CHROMIUM = os.environ.get("EMBED_OAUTH_TEST_CHROMIUM") or shutil.which("chromium") or ""
 needs_chromium = pytest.mark.skipif(
@@ -21,3 +24,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def consent_in(popup: Any, decision: str = "allow") -> None:
+    """At the tests' provider, in the popup: sign in, then allow or deny."""
+    popup.wait_for_selector("#username")
+    popup.fill("#username", USERNAME)
+    popup.fill("#password", PASSWORD)
+    popup.click(f"#{decision}")

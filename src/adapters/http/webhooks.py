@@ -1,9 +1,8 @@
 """Webhook endpoints and their deliveries (API key)."""
 
-from typing import Annotated
-
+import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.dependencies import CallerOrganisation, UseCases
 from adapters.http.dto import (
@@ -61,15 +60,8 @@ class WebhookController(Controller):
             organisation_id,
             NewWebhook(url=data.url, events=data.events, description=data.description),
         )
-        w = created.webhook
         return WebhookCreated(
-            id=w.id,
-            organisation_id=w.organisation_id,
-            url=w.url,
-            events=list(w.events),
-            description=w.description,
-            created_at=w.created_at,
-            secret=created.secret,
+            **msgspec.structs.asdict(_webhook(created.webhook)), secret=created.secret
         )
 
     @get(responses=errors(), summary="List webhook endpoints")
@@ -117,10 +109,10 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         services: UseCases,
         organisation_id: CallerOrganisation,
-        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=100)] = None,
-        after: Annotated[str | None, QueryParameter(name="after", max_length=64)] = None,
+        limit: Limit = None,
+        after: After = None,
     ) -> DeliveryList:
-        """Pages of `limit` (default 50, at most 100); `next`, when not null, is the `after`
+        """Pages of `limit` (default 50, at most 200); `next`, when not null, is the `after`
         of the next page."""
         page = await services.webhooks.deliveries(organisation_id, webhook_id, limit, after)
         return DeliveryList(items=[_delivery(d) for d in page.items], next=page.next)
