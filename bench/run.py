@@ -391,15 +391,17 @@ async def prepare(database_url: str, keys: str, states: int, connections: int) -
     finally:
         await engine.dispose()
     if states or connections:
-        await add_filler(database_url, seeded, states, connections)
+        await add_filler(database_url, seeded, states, connections, keys)
     return seeded
 
 
-async def add_filler(database_url: str, seeded: Seeded, states: int, connections: int) -> None:
+async def add_filler(
+    database_url: str, seeded: Seeded, states: int, connections: int, keys: str
+) -> None:
     engine = create_engine(database_url)
     try:
         started = time.monotonic()
-        await seed_filler(engine, seeded, states, connections)
+        await seed_filler(engine, seeded, states, connections, Keyring.parse(keys))
         counted = await count_rows(engine)
         print(
             f"  seeded {counted[0]:,} used states and {counted[1]:,} connections "
@@ -527,7 +529,7 @@ def main() -> None:
                 f"SQLite, {args.states:,} used states and {args.connections:,} connections",
                 flush=True,
             )
-            asyncio.run(add_filler(sqlite_url, seeded, args.states, args.connections))
+            asyncio.run(add_filler(sqlite_url, seeded, args.states, args.connections, keys))
             results += run_scenario(
                 wrk, workdir, "sqlite+large", sqlite_url, seeded, keys, 1, args.rounds,
                 args.duration,

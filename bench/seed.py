@@ -84,9 +84,14 @@ async def seed_objects(engine: AsyncEngine, keyring: Keyring) -> Seeded:
     )
 
 
-async def seed_filler(engine: AsyncEngine, seeded: Seeded, states: int, connections: int) -> None:
+async def seed_filler(
+    engine: AsyncEngine, seeded: Seeded, states: int, connections: int, keyring: Keyring
+) -> None:
     """``states`` used-state rows (ids sorted, so inserts append to the index) and
-    ``connections`` connections of as many end users, on the seeded hub and connector."""
+    ``connections`` connections of as many end users, on the seeded hub and connector. Their
+    tokens are never read: a placeholder under the active key's id stands in (the service
+    checks at start that every key id stored values name is configured)."""
+    placeholder = f"v1.{keyring.active_id}.never-read"
     expires = datetime.now(UTC) + timedelta(days=1)
     state_ids = sorted(os.urandom(16) for _ in range(states))
     async with engine.begin() as conn:
@@ -126,7 +131,7 @@ async def seed_filler(engine: AsyncEngine, seeded: Seeded, states: int, connecti
                         "name": "filler",
                         "scopes": ["read"],
                         "token_type": "Bearer",
-                        "sealed_access_token": "v1.filler.never-read",
+                        "sealed_access_token": placeholder,
                         "sealed_refresh_token": None,
                         "expires_at": expires,
                         "status": "active",
