@@ -12,13 +12,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING
 
 from granian import Granian
 from granian.constants import Interfaces
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.composition.backends import open_backend
+from adapters.composition.dev_setup import DevSetup, set_up
 from adapters.composition.keys import load_keyring
 from adapters.composition.services import create_organisation, manage_api_keys
 from adapters.crypto.keyring import Keyring, add_development_key, generate_key_spec
@@ -33,9 +33,6 @@ from application.errors import StorageUnavailable
 from application.key_rotation import MissingKeys, RotateEncryptionKeys
 from application.ports.storage import Storage
 from domain.errors import DomainError
-
-if TYPE_CHECKING:
-    from adapters.composition.dev_setup import DevSetup
 
 log = logging.getLogger("embed_oauth.cli")
 
@@ -191,9 +188,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 DEV_PROVIDER_PORT = 9000
 
 
-async def _dev_setup(settings: Settings, token_url: str) -> "DevSetup":
-    from adapters.composition.dev_setup import set_up  # noqa: PLC0415
-
+async def _dev_setup(settings: Settings, token_url: str) -> DevSetup:
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("The in-memory backend is not shared with `embed-oauth serve`.")
     keyring = load_keyring(settings)
@@ -207,6 +202,7 @@ def dev_provider(settings: Settings, port: int, wait: Callable[[], None]) -> Non
     if settings.environment == "production":
         raise CommandError("dev-provider is for development: EMBED_OAUTH_ENVIRONMENT=production")
     try:
+        # Imported here: Flask and Authlib come with the dev extra, not with the service.
         from adapters.dev_provider import PASSWORD, USERNAME, RunningProvider  # noqa: PLC0415
     except ImportError:
         raise CommandError(

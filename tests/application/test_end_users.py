@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from adapters.memory.repositories import InMemoryConnectSessionRepository
 from application.callback import CallbackParams
 from application.callers import Caller, EndUser
 from application.connections import NewConnection
@@ -21,7 +22,9 @@ from domain.model import ConnectionStatus
 from tests.application.conftest import Tenant, World, ok
 
 
-def initialise_command(t: Tenant, caller: Caller, **extra: object) -> InitialiseCommand:
+def initialise_command(
+    t: Tenant, caller: Caller, user_id: str | None = None, connection_id: str | None = None
+) -> InitialiseCommand:
     return InitialiseCommand(
         caller=caller,
         hub_id=t.hub.id,
@@ -30,12 +33,19 @@ def initialise_command(t: Tenant, caller: Caller, **extra: object) -> Initialise
         client_id=t.credential.client_id,
         credential_id=t.credential.id,
         credential_organisation_id=t.organisation_id,
-        **extra,  # type: ignore[arg-type]
+        user_id=user_id,
+        connection_id=connection_id,
     )
 
 
-async def state_for(world: World, t: Tenant, caller: Caller, **extra: object) -> str:
-    url = await world.initialise(initialise_command(t, caller, **extra))
+async def state_for(
+    world: World,
+    t: Tenant,
+    caller: Caller,
+    user_id: str | None = None,
+    connection_id: str | None = None,
+) -> str:
+    url = await world.initialise(initialise_command(t, caller, user_id, connection_id))
     return parse_qs(urlsplit(url).query)["state"][0]
 
 
@@ -65,7 +75,9 @@ async def test_a_connect_session_lives_30_minutes_unless_told_and_ends_at_its_ex
     world.clock.advance(timedelta(seconds=1))
     with pytest.raises(Unauthenticated, match="expired"):
         await authenticate(short.token)
-    stored = list(world.storage.connect_sessions.rows.values())  # type: ignore[attr-defined]
+    repository = world.storage.connect_sessions
+    assert isinstance(repository, InMemoryConnectSessionRepository)
+    stored = list(repository.rows.values())
     assert all(issued.token.encode() not in s.token_hash for s in stored)
 
 

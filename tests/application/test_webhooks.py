@@ -111,7 +111,9 @@ async def test_events_go_only_to_webhooks_that_subscribed(world: World) -> None:
     assert await delivered_types(world) == ["connection.deleted"]
 
 
-async def test_a_failed_announcement_leaves_no_connection_behind(world: World) -> None:
+async def test_a_failed_announcement_leaves_no_connection_behind(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     t = await world.tenant("acme")
     await subscribed(world, t)
     world.endpoint.answers = [ok()]
@@ -120,7 +122,7 @@ async def test_a_failed_announcement_leaves_no_connection_behind(world: World) -
     async def refuse(*_: object) -> None:
         raise RuntimeError("the outbox is full")
 
-    world.storage.outbox.add = refuse  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr(world.storage.outbox, "add", refuse)
     with pytest.raises(RuntimeError):
         await world.services.create_connection(connect(t, Caller(t.organisation_id), state))
     assert await world.storage.connections.list_for_user(t.organisation_id, t.hub.id, "u-1") == []

@@ -8,7 +8,7 @@ lease has run out (its worker died).
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -311,6 +311,7 @@ class SqlOutbox(SqlRepository):
             .where(d.c.status == PENDING)
         )
         value = row.oldest if row else None
-        if isinstance(value, datetime):
-            return t.UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]
-        return None
+        if not isinstance(value, datetime):
+            return None
+        # An aggregate's result bypasses the column type: SQLite answers a naive datetime.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

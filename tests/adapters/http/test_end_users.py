@@ -3,6 +3,7 @@ sessions, what an end user may reach, CORS, states bound to their user, and the 
 each organisation."""
 
 import asyncio
+import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -197,8 +198,6 @@ async def test_connect_session_requests_are_checked(api: Api) -> None:
 
 
 async def test_a_connect_session_is_stored_only_as_a_keyed_hash(api: Api) -> None:
-    import hashlib  # noqa: PLC0415
-
     ids = await setup(api)
     token = await session_for(api, ids["hub"])
     digest = hashlib.sha256(token.encode()).digest()
