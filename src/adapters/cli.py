@@ -230,12 +230,18 @@ def dev_provider(settings: Settings, port: int, wait: Callable[[], None]) -> Non
         running.stop()
 
 
-def _until_interrupted() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(1):
-        pass
+class Interruption:
+    """SIGINT or SIGTERM, caught from the moment this is made: a signal that arrives while
+    the command is still starting is not lost."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._event.set())
+
+    def wait(self) -> None:
+        while not self._event.wait(1):
+            pass
 
 
 def _granian_logging(level: str) -> dict[str, object]:
@@ -337,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "dev-provider":
             if not 0 < args.port < 65536:
                 raise CommandError("--port must be 1-65535")
-            dev_provider(settings, args.port, _until_interrupted)
+            dev_provider(settings, args.port, Interruption().wait)
         elif args.command == "db":
             for applied in asyncio.run(upgrade_database(settings)):
                 print(f"Applied {applied}")

@@ -52,6 +52,8 @@ def test_deliveries_pending_at_a_sigkill_are_all_made_after_the_restart(
         "EMBED_OAUTH_ENCRYPTION_KEYS": generate_key_spec(),
         "EMBED_OAUTH_PUBLIC_URL": base,
         "EMBED_OAUTH_WEBHOOK_RETRY_SECONDS": "1,1,1,1,1,1,1,1,1,1",
+        # A delivery the kill cuts short stays leased for 3 timeouts + 5 s: 11 s here.
+        "EMBED_OAUTH_WEBHOOK_TIMEOUT_SECONDS": "2",
     }
     org = create_organisation(env)
     oauth_client = provider.provider.register(f"{base}/oauth2/callback/{org['organisationId']}")
@@ -76,7 +78,7 @@ def test_deliveries_pending_at_a_sigkill_are_all_made_after_the_restart(
     receiver.statuses = [200]
     failed_ids = {r.headers["webhook-id"] for r in receiver.received}
     with serving(env, port), httpx.Client(base_url=base, headers=headers, timeout=10) as client:
-        for _ in range(100):
+        for _ in range(200):  # up to 40 s: first a lease of the killed worker runs out
             items = client.get(f"/webhooks/{hook['id']}/deliveries").json()["items"]
             if len(items) == 3 and all(d["status"] == "succeeded" for d in items):
                 break
