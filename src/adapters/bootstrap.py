@@ -79,10 +79,12 @@ def create_app(
         event_encoder=JsonEventEncoder(),
     )
     purge = PurgeExpired(
-        backend.storage.used_states,
-        backend.storage.refresh_locks,
-        backend.storage.connect_sessions,
-        clock,
+        used_states=backend.storage.used_states,
+        locks=backend.storage.refresh_locks,
+        sessions=backend.storage.connect_sessions,
+        outbox=backend.storage.outbox,
+        clock=clock,
+        delivery_retention=settings.webhook_retention,
     )
     jobs = [every(settings.cleanup_interval, "purged expired rows", purge)]
     stop_first: list[Callable[[], Awaitable[None]]] = []

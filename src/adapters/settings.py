@@ -44,6 +44,7 @@ class Settings:
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_worker: bool = True
     webhook_poll_interval: timedelta = timedelta(seconds=1)
+    webhook_retention: timedelta = timedelta(days=30)
     schema: bool = True
 
     @property
@@ -115,6 +116,9 @@ class Settings:
             webhook_worker=_switch(env, "EMBED_OAUTH_WEBHOOK_WORKER", default=True),
             webhook_poll_interval=timedelta(
                 seconds=_bounded_int(env, "EMBED_OAUTH_WEBHOOK_POLL_SECONDS", 1, 1, 3600)
+            ),
+            webhook_retention=timedelta(
+                days=_bounded_int(env, "EMBED_OAUTH_WEBHOOK_RETENTION_DAYS", 30, 1, 3650)
             ),
             schema=_switch(env, "EMBED_OAUTH_SCHEMA", default=True),
             cache_seconds=float(_bounded_int(env, "EMBED_OAUTH_CACHE_SECONDS", 2, 0, 60)),

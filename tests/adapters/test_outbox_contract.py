@@ -198,3 +198,24 @@ async def test_an_event_is_committed_with_its_change_or_not_at_all(storage: Stor
         await tx.outbox.add(event(70, ids[0], stored.id), [(uid(71), hook.id)], T0)
     assert await storage.connections.get(ids[0], stored.id) is not None
     assert [d.id for d in (await storage.outbox.deliveries(hook.id, 10))[0]] == [uid(71)]
+
+
+async def test_finished_deliveries_are_forgotten_after_the_retention_pending_ones_never(
+    storage: Storage,
+) -> None:
+    a, one, _ = await outbox_world(storage)
+    for n in range(3):
+        await storage.outbox.add(event(20 + n, a, f"c-{n}"), [(uid(30 + n), one.id)], T0)
+    claimed = await storage.outbox.claim(T0, T0 + timedelta(seconds=30), "w", 10)
+    outcomes = [DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.PENDING]
+    for delivery, status in zip(claimed, outcomes, strict=True):
+        await storage.outbox.record_attempt(
+            delivery.delivery_id, "w", status=status, attempted_at=T0, status_code=500,
+            error=None, next_attempt_at=None if status is not DeliveryStatus.PENDING else T0,
+        )  # fmt: skip
+    assert await storage.outbox.forget_finished(T0) == 0  # nothing ended before T0
+    assert await storage.outbox.forget_finished(T0 + timedelta(seconds=1)) == 2
+    left, _ = await storage.outbox.deliveries(one.id, 10)
+    assert [d.id for d in left] == [uid(32)]  # the pending one stays, however old
+    (again,) = await storage.outbox.claim(T0, T0 + timedelta(seconds=30), "w2", 10)
+    assert again.body == b'{"n": 22}'  # and its event with it

@@ -64,6 +64,7 @@ def test_environment_overrides_and_trailing_slash_is_dropped() -> None:
         ("EMBED_OAUTH_WEBHOOK_RETRY_SECONDS", "5,,30"),
         ("EMBED_OAUTH_WEBHOOK_RETRY_SECONDS", "5,-1"),
         ("EMBED_OAUTH_WEBHOOK_TIMEOUT_SECONDS", "0"),
+        ("EMBED_OAUTH_WEBHOOK_RETENTION_DAYS", "0"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:

@@ -187,6 +187,22 @@ class InMemoryOutbox:
         row.delivery = replace(row.delivery, status=DeliveryStatus.PENDING, next_attempt_at=now)
         return True
 
+    async def forget_finished(self, before: datetime) -> int:
+        gone = [
+            key
+            for key, row in self.rows.items()
+            if row.delivery.status is not DeliveryStatus.PENDING
+            and row.delivery.last_attempt_at is not None
+            and row.delivery.last_attempt_at < before
+        ]
+        for key in gone:
+            del self.rows[key]
+        kept = {row.delivery.event_id for row in self.rows.values()}
+        for event_id, event in list(self.events.items()):
+            if event.created_at < before and event_id not in kept:
+                del self.events[event_id]
+        return len(gone)
+
     async def oldest_pending(self) -> datetime | None:
         times = [
             self.events[r.delivery.event_id].created_at

@@ -303,6 +303,18 @@ class SqlOutbox(SqlRepository):
         )
         return changed == 1
 
+    async def forget_finished(self, before: datetime) -> int:
+        d, ev = t.webhook_deliveries, t.webhook_events
+        async with self._db.write() as conn:
+            deleted = (
+                await conn.execute(
+                    d.delete().where(d.c.status != PENDING, d.c.last_attempt_at < before)
+                )
+            ).rowcount
+            left = sa.select(sa.literal(1)).where(d.c.event_id == ev.c.id).exists()
+            await conn.execute(ev.delete().where(ev.c.created_at < before, ~left))
+        return int(deleted)
+
     async def oldest_pending(self) -> datetime | None:
         d, ev = t.webhook_deliveries, t.webhook_events
         row = await self._one(

@@ -214,6 +214,11 @@ class Outbox(Protocol):
         """When the oldest pending delivery's event happened: the queue's age."""
         ...
 
+    async def forget_finished(self, before: datetime) -> int:
+        """Delete succeeded and failed deliveries last tried before ``before``, then the
+        events none is left for; pending ones are kept, however old. The count deleted."""
+        ...
+
 
 class UsedStateRepository(Protocol):
     """Remembers which states have been used, until they expire: the single-use guarantee."""
