@@ -239,20 +239,22 @@ class ManageConnections:
         return await self._connections.list_for_user(caller.organisation_id, hub.id, user_id)
 
     async def get(self, caller: Caller, connection_id: str) -> Connection:
-        connection = await self._connections.get(caller.organisation_id, connection_id)
-        if connection is None or not sees_connection(caller, connection.hub_id, connection.user_id):
-            raise NotFound("connection")
-        return connection
+        return _visible(caller, await self._connections.get(caller.organisation_id, connection_id))
 
     async def delete(self, caller: Caller, connection_id: str) -> None:
         """The connection goes with its tokens, and ``connection.deleted`` is announced in
         the same transaction."""
         async with self._unit_of_work.begin() as tx:
-            connection = await tx.connections.get(caller.organisation_id, connection_id)
-            if connection is None or not sees_connection(
-                caller, connection.hub_id, connection.user_id
-            ):
-                raise NotFound("connection")
+            connection = _visible(
+                caller, await tx.connections.get(caller.organisation_id, connection_id)
+            )
             if not await tx.connections.delete(caller.organisation_id, connection_id):
                 raise NotFound("connection")
             await self._announce(tx, EventType.CONNECTION_DELETED, connection)
+
+
+def _visible(caller: Caller, connection: Connection | None) -> Connection:
+    """The connection if the caller may see it: an end user only their own (404 otherwise)."""
+    if connection is None or not sees_connection(caller, connection.hub_id, connection.user_id):
+        raise NotFound("connection")
+    return connection

@@ -30,12 +30,18 @@ class Page(Generic[T]):
     next: str | None  # the ``after`` of the next page; ``None`` on the last
 
 
-def page_of(rows: Sequence[T], limit: int | None, after: str | None) -> Page[T]:
+def page_size(limit: int | None) -> int:
+    """The page size asked for, or the default; 400 outside 1 to ``MAX_LIMIT``."""
     size = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= size <= MAX_LIMIT:
         errors = FieldErrors()
         errors.add("limit", f"must be from 1 to {MAX_LIMIT}")
         errors.raise_if_any()
+    return size
+
+
+def page_of(rows: Sequence[T], limit: int | None, after: str | None) -> Page[T]:
+    size = page_size(limit)
     ordered = sorted(rows, key=lambda row: row.id)
     if after:
         ordered = [row for row in ordered if row.id > after]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
-from application.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from application.pagination import page_size
 from application.ports.crypto import SecretCipher
 from application.ports.storage import Outbox, WebhookRepository
 from application.ports.system import Clock, RandomSource
@@ -143,12 +143,7 @@ class ManageWebhooks:
         self, organisation_id: str, webhook_id: str, limit: int | None, after: str | None
     ) -> DeliveryPage:
         webhook = await self.get(organisation_id, webhook_id)
-        size = DEFAULT_LIMIT if limit is None else limit
-        if not 1 <= size <= MAX_LIMIT:
-            errors = FieldErrors()
-            errors.add("limit", f"must be from 1 to {MAX_LIMIT}")
-            errors.raise_if_any()
-        items, more = await self._outbox.deliveries(webhook.id, size, after)
+        items, more = await self._outbox.deliveries(webhook.id, page_size(limit), after)
         return DeliveryPage(items, items[-1].id if more and items else None)
 
     async def retry(self, organisation_id: str, webhook_id: str, delivery_id: str) -> None:
