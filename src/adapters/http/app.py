@@ -4,7 +4,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -38,7 +39,7 @@ from adapters.http.lean import route_path_parameters_to_asgi_handlers
 from adapters.http.management import ConnectorController, CredentialController, HubController
 from adapters.http.openapi import LeanOperation, document
 from adapters.http.rate_limit import RateLimiter
-from adapters.http.schema_page import OfflineReferencePlugin
+from adapters.http.schema_page import CSP, OfflineReferencePlugin
 from adapters.http.sdk import sdk_module
 from adapters.http.services import Services
 from adapters.http.webhooks import WebhookController
@@ -151,6 +152,14 @@ def openapi_config(settings: Settings) -> OpenAPIConfig | None:
         ),
         path="/schema",
         render_plugins=[OfflineReferencePlugin()],
+        # The reference page and the JSON document answer under a policy that runs no
+        # script and loads nothing (the page repeats it in a <meta>).
+        openapi_router=Router(
+            "/schema",
+            route_handlers=[],
+            include_in_schema=False,
+            response_headers=[ResponseHeader(name="Content-Security-Policy", value=CSP)],
+        ),
         security=[{"apiKey": []}],
         components=Components(
             security_schemes={

@@ -383,6 +383,10 @@ async def test_openapi_schema_describes_the_api_with_a_viewer(api: Api) -> None:
     assert "/embed/{hub_id}/connector/{connector_id}/oauth2/initialise" in page
     assert "Content-Security-Policy" in page
     assert "default-src 'none'" in page
+    for answer in (viewer, await api.client.get("/schema/openapi.json")):
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src" not in policy  # so scripts fall back to 'none'
 
 
 async def test_the_schema_routes_can_be_switched_off(tmp_path: Path) -> None:
