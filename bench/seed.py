@@ -20,6 +20,7 @@ from application.connections import access_token_context, refresh_token_context
 from application.connectors import ManageConnectors, NewConnector
 from application.credentials import ManageCredentials, NewCredential
 from application.hubs import ManageHubs, NewHub
+from application.integrity import sealed
 from domain.identifiers import time_ordered_id
 from domain.model import Connection, ConnectionStatus, ConnectionTokens
 
@@ -42,43 +43,44 @@ async def seed_objects(engine: AsyncEngine, keyring: Keyring) -> Seeded:
     storage = sql_storage(engine)
     clock, random = SystemClock(), SecureRandom()
     cipher = AesGcmSecretCipher(keyring)
-    created = await create_organisation(storage)("Bench")
+    created = await create_organisation(storage, cipher)("Bench")
     org = created.organisation.id
     credential = await ManageCredentials(storage.credentials, cipher, clock, random).create(
         org, NewCredential("bench", "bench-client", "bench-secret")
     )
-    hub = await ManageHubs(storage.hubs, clock, random).create(org, NewHub("bench", []))
-    connector = await ManageConnectors(storage.hubs, storage.connectors, clock, random).create(
+    hub = await ManageHubs(storage.hubs, clock, random, cipher).create(org, NewHub("bench", []))
+    connector = await ManageConnectors(
+        storage.hubs, storage.connectors, clock, random, cipher=cipher
+    ).create(
         org, hub.id, NewConnector(name="bench", token_url="https://provider.example.com/token")
     )
     now = datetime.now(UTC)
     connection_id = time_ordered_id(int(now.timestamp() * 1000), os.urandom(10))
-    await storage.connections.add(
-        Connection(
-            id=connection_id,
-            organisation_id=org,
-            hub_id=hub.id,
-            user_id="bench-user",
-            connector_id=connector.id,
-            credential_id=credential.id,
-            name="bench",
-            tokens=ConnectionTokens(
-                token_type="Bearer",
-                sealed_access_token=cipher.encrypt(
-                    "access-" + secrets.token_urlsafe(32),
-                    context=access_token_context(connection_id),
-                ),
-                sealed_refresh_token=cipher.encrypt(
-                    "refresh-" + secrets.token_urlsafe(32),
-                    context=refresh_token_context(connection_id),
-                ),
-                expires_at=now + timedelta(days=2),  # fresh for the whole benchmark
-                scopes=("read", "offline_access"),
+    connection = Connection(
+        id=connection_id,
+        organisation_id=org,
+        hub_id=hub.id,
+        user_id="bench-user",
+        connector_id=connector.id,
+        credential_id=credential.id,
+        name="bench",
+        tokens=ConnectionTokens(
+            token_type="Bearer",
+            sealed_access_token=cipher.encrypt(
+                "access-" + secrets.token_urlsafe(32),
+                context=access_token_context(connection_id),
             ),
-            status=ConnectionStatus.ACTIVE,
-            created_at=now,
-        )
+            sealed_refresh_token=cipher.encrypt(
+                "refresh-" + secrets.token_urlsafe(32),
+                context=refresh_token_context(connection_id),
+            ),
+            expires_at=now + timedelta(days=2),  # fresh for the whole benchmark
+            scopes=("read", "offline_access"),
+        ),
+        status=ConnectionStatus.ACTIVE,
+        created_at=now,
     )
+    await storage.connections.add(sealed(cipher, connection))
     return Seeded(
         org, created.api_key, hub.id, connector.id, credential.id, "bench-client", connection_id
     )

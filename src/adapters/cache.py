@@ -214,14 +214,14 @@ def _connection_tags(connection: Connection) -> tuple[Tag, ...]:
 class CachedApiKeys:
     def __init__(self, inner: ApiKeyRepository, group: CacheGroup) -> None:
         self._inner = inner
-        self._lookup: CachedLookup[bytes, str] = group.lookup()
+        self._lookup: CachedLookup[bytes, ApiKey] = group.lookup()
 
     async def add(self, api_key: ApiKey) -> None:
         await self._inner.add(api_key)
 
-    async def organisation_for(self, key_hash: bytes) -> str | None:
+    async def find(self, key_hash: bytes) -> ApiKey | None:
         return self._lookup.hit(key_hash) or await self._lookup.load(
-            key_hash, partial(self._inner.organisation_for, key_hash)
+            key_hash, partial(self._inner.find, key_hash)
         )
 
     async def delete(self, key_hash: bytes) -> bool:
@@ -348,9 +348,9 @@ class CachedConnections:
         return written
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
     ) -> bool:
-        written = await self._inner.reauthorise(connection_id, credential_id, tokens)
+        written = await self._inner.reauthorise(connection_id, credential_id, tokens, seal)
         self._group.invalidate_tag(("connection", connection_id))
         return written
 
@@ -458,10 +458,10 @@ class _TouchedConnections:
         )
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
     ) -> bool:
         self._touched.append(("connection", connection_id))
-        return await self._inner.reauthorise(connection_id, credential_id, tokens)
+        return await self._inner.reauthorise(connection_id, credential_id, tokens, seal)
 
     async def record_refresh_failure(
         self, connection_id: str, *, failures: int, not_before: datetime

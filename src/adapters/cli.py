@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 from granian import Granian
 from granian.constants import Interfaces
@@ -56,7 +57,10 @@ async def prepare_schema(settings: Settings) -> None:
 
 async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
     if is_sqlite(settings.database_url):
-        await schema.upgrade(engine)
+        try:
+            await schema.upgrade(engine, keys=partial(migration_keys, settings))
+        except schema.MigrationRefused as exc:
+            raise CommandError(str(exc)) from None
         return
     current, head = await schema.current_revision(engine), schema.head_revision()
     if current != head:
@@ -66,13 +70,23 @@ async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
         )
 
 
+def migration_keys(settings: Settings) -> AesGcmSecretCipher | None:
+    """The keys the service will read with, for a migration that seals stored rows: the
+    configured ones, else (outside production) the development key file, as `serve` uses."""
+    if settings.is_production and not settings.encryption_keys:
+        return None
+    return AesGcmSecretCipher(load_keyring(settings))
+
+
 async def upgrade_database(settings: Settings) -> list[str]:
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("The in-memory backend has no schema to upgrade.")
     engine = create_engine(settings.database_url)
     try:
         with translated():
-            return await schema.upgrade(engine)
+            return await schema.upgrade(engine, keys=partial(migration_keys, settings))
+    except schema.MigrationRefused as exc:
+        raise CommandError(str(exc)) from None
     finally:
         await engine.dispose()
 
@@ -90,13 +104,15 @@ async def stored(settings: Settings) -> AsyncIterator[Storage]:
 
 async def new_api_key(settings: Settings, organisation_id: str) -> dict[str, str]:
     async with stored(settings) as storage:
-        key = await manage_api_keys(storage).issue(organisation_id)
+        key = await manage_api_keys(storage, AesGcmSecretCipher(load_keyring(settings))).issue(
+            organisation_id
+        )
     return {"organisationId": organisation_id, "apiKey": key}
 
 
 async def revoke_api_key(settings: Settings, api_key: str) -> None:
     async with stored(settings) as storage:
-        await manage_api_keys(storage).revoke(api_key)
+        await manage_api_keys(storage, AesGcmSecretCipher(load_keyring(settings))).revoke(api_key)
 
 
 async def rotate_keys(settings: Settings) -> dict[str, object]:
@@ -126,7 +142,9 @@ async def new_organisation(settings: Settings, name: str) -> dict[str, str]:
     if settings.database_url == MEMORY_DATABASE_URL:
         raise CommandError("An organisation in the in-memory backend would vanish at once.")
     async with stored(settings) as storage:
-        created = await create_organisation(storage)(name)
+        created = await create_organisation(storage, AesGcmSecretCipher(load_keyring(settings)))(
+            name
+        )
     return {"organisationId": created.organisation.id, "apiKey": created.api_key}
 
 

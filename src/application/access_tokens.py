@@ -18,6 +18,7 @@ from application.errors import (
     RefreshInProgress,
 )
 from application.events import Announcer
+from application.integrity import check_record
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint
 from application.ports.storage import (
@@ -189,6 +190,7 @@ class GetAccessToken:
         connection = await source.get(organisation_id, connection_id)
         if connection is None:
             raise NotFound("connection")
+        check_record(self._cipher, connection)  # its organisation and credential
         if connection.status is ConnectionStatus.REAUTHORISATION_REQUIRED:
             raise ReauthorisationRequired(connection.status_reason)
         return connection

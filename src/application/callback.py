@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from application.errors import TamperedRecord
+from application.integrity import check_record
+from application.ports.crypto import SecretCipher
 from application.ports.storage import ConnectorRepository, HubRepository
 from application.states import InvalidState, RedeemState
 from domain.tokens import is_error_text
@@ -42,17 +45,24 @@ class HandleCallback:
     URI could have its code handed to another organisation's page), for a hub and connector
     that still exist; with an issuer configured on the connector, ``iss`` must match (RFC 9207),
     or the response is treated as a possible mix-up attack and its code is never passed on.
-    A provider error (RFC 6749 §4.1.2.1) is passed on to the embedding page as such, when it
-    keeps to the characters that section allows (and its length limits): an ``error`` that
-    does not is passed on as ``invalid_response``, a description that does not is dropped.
+    A hub or connector that fails its integrity check (``application.integrity``) is refused
+    before any origin of it is trusted. A provider error (RFC 6749 §4.1.2.1) is passed on to
+    the embedding page as such, when it keeps to the characters that section allows (and its
+    length limits): an ``error`` that does not is passed on as ``invalid_response``, a
+    description that does not is dropped.
     """
 
     def __init__(
-        self, states: RedeemState, hubs: HubRepository, connectors: ConnectorRepository
+        self,
+        states: RedeemState,
+        hubs: HubRepository,
+        connectors: ConnectorRepository,
+        cipher: SecretCipher,
     ) -> None:
         self._states = states
         self._hubs = hubs
         self._connectors = connectors
+        self._cipher = cipher
 
     async def __call__(self, params: CallbackParams) -> CallbackResult:
         if not params.state:
@@ -70,6 +80,11 @@ class HandleCallback:
         connector = await self._connectors.get(claims.hub_id, claims.connector_id) if hub else None
         if hub is None or connector is None:
             return CallbackResult(False, "The hub or connector of this request no longer exists.")
+        try:
+            check_record(self._cipher, hub)
+            check_record(self._cipher, connector)
+        except TamperedRecord as exc:
+            return CallbackResult(False, exc.message)
         if not connector.accepts_issuer(params.iss):
             return CallbackResult(
                 False,

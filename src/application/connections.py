@@ -1,11 +1,12 @@
 """Connections: the code exchange that creates one, and reading, listing and deleting them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.callers import Caller, check_connector, check_hub, check_user, sees_connection
 from application.errors import NotFound
 from application.events import Announcer
 from application.identity import new_id
+from application.integrity import check_record, seal_of, sealed
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint
 from application.ports.storage import (
@@ -191,6 +192,7 @@ class CreateConnection:
             status=ConnectionStatus.ACTIVE,
             created_at=now,
         )
+        connection = sealed(self._cipher, connection)
         async with self._unit_of_work.begin() as tx:
             await tx.connections.add(connection)
             await self._announce(tx, EventType.CONNECTION_CREATED, connection)
@@ -199,9 +201,15 @@ class CreateConnection:
     async def _reauthorise(
         self, connection_id: str, organisation_id: str, credential_id: str, tokens: TokenSet
     ) -> Connection:
-        sealed = seal_tokens(self._cipher, connection_id, tokens)
+        """The connection's seal is checked, then renewed for its new credential."""
+        new_tokens = seal_tokens(self._cipher, connection_id, tokens)
         async with self._unit_of_work.begin() as tx:
-            if not await tx.connections.reauthorise(connection_id, credential_id, sealed):
+            current = await tx.connections.get(organisation_id, connection_id)
+            if current is None:
+                raise NotFound("connection")
+            check_record(self._cipher, current)
+            seal = seal_of(self._cipher, replace(current, credential_id=credential_id))
+            if not await tx.connections.reauthorise(connection_id, credential_id, new_tokens, seal):
                 raise NotFound("connection")
             connection = await tx.connections.get(organisation_id, connection_id)
             if connection is None:

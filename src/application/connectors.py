@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
+from application.integrity import sealed
+from application.ports.crypto import SecretCipher
 from application.ports.storage import ConnectorRepository, HubRepository
 from application.ports.system import Clock, RandomSource
 from application.validation import check_name
@@ -33,6 +35,8 @@ class ManageConnectors:
         connectors: ConnectorRepository,
         clock: Clock,
         random: RandomSource,
+        *,
+        cipher: SecretCipher,
         allow_local_providers: bool = True,
     ) -> None:
         """Without ``allow_local_providers`` (production), token URLs and issuers must be
@@ -42,6 +46,7 @@ class ManageConnectors:
         self._connectors = connectors
         self._clock = clock
         self._random = random
+        self._cipher = cipher
 
     async def _require_hub(self, organisation_id: str, hub_id: str) -> None:
         if await self._hubs.get(organisation_id, hub_id) is None:
@@ -78,6 +83,7 @@ class ManageConnectors:
             issuer=new.issuer,
             iss_parameter_supported=new.iss_parameter_supported,
         )
+        connector = sealed(self._cipher, connector)
         await self._connectors.add(connector)
         return connector
 

@@ -99,6 +99,19 @@ class CredentialInUse(DomainError):
         )
 
 
+class TamperedRecord(DomainError):
+    """A stored row that routes secrets failed its integrity check: it was changed outside
+    the service (or its key is not configured). Nothing was sent; the log says which row."""
+
+    code = "integrity_check_failed"
+
+    def __init__(self, record: str) -> None:
+        super().__init__(
+            f"A stored {record} failed its integrity check, so it was not used and nothing "
+            "was sent. The service's log names the row; an operator must restore it."
+        )
+
+
 class StorageUnavailable(Exception):
     """The storage cannot answer right now (down, locked, unreachable, out of connections).
     Retryable; nothing was half-written, since every write is one transaction."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
+from application.integrity import sealed
+from application.ports.crypto import SecretCipher
 from application.ports.storage import HubRepository
 from application.ports.system import Clock, RandomSource
 from application.validation import check_name
@@ -28,11 +30,13 @@ class ManageHubs:
         hubs: HubRepository,
         clock: Clock,
         random: RandomSource,
+        cipher: SecretCipher,
         *,
         allow_loopback_http: bool = True,
     ) -> None:
         """Without ``allow_loopback_http`` (production), origins must all be https."""
         self._hubs = hubs
+        self._cipher = cipher
         self._clock = clock
         self._random = random
         self._allow_loopback_http = allow_loopback_http
@@ -52,12 +56,15 @@ class ManageHubs:
                     errors.add(f"allowedOrigins[{index}]", str(exc))
         errors.raise_if_any()
         hub_id, now = new_id(self._clock, self._random)
-        hub = Hub(
-            id=hub_id,
-            organisation_id=organisation_id,
-            name=new.name,
-            allowed_origins=tuple(origins),
-            created_at=now,
+        hub = sealed(
+            self._cipher,
+            Hub(
+                id=hub_id,
+                organisation_id=organisation_id,
+                name=new.name,
+                allowed_origins=tuple(origins),
+                created_at=now,
+            ),
         )
         await self._hubs.add(hub)
         return hub

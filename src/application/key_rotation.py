@@ -1,10 +1,12 @@
-"""Re-encrypting every stored secret and token under the active key."""
+"""Re-encrypting every stored secret, token and seal under the active key."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
+from application.integrity import RecordKind, record_context
 from application.ports.crypto import SecretCipher
 from application.ports.storage import SealedKind, SealedValue, SealedValueStore
 from application.webhooks import previous_secret_context
@@ -16,6 +18,11 @@ _CONTEXTS: dict[SealedKind, Callable[[str], str]] = {
     SealedKind.REFRESH_TOKEN: refresh_token_context,
     SealedKind.WEBHOOK_SECRET: webhook_secret_context,
     SealedKind.WEBHOOK_PREVIOUS_SECRET: previous_secret_context,
+    SealedKind.API_KEY_SEAL: partial(record_context, RecordKind.API_KEY),
+    SealedKind.HUB_SEAL: partial(record_context, RecordKind.HUB),
+    SealedKind.CONNECTOR_SEAL: partial(record_context, RecordKind.CONNECTOR),
+    SealedKind.CONNECTION_SEAL: partial(record_context, RecordKind.CONNECTION),
+    SealedKind.WEBHOOK_SEAL: partial(record_context, RecordKind.WEBHOOK),
 }
 
 

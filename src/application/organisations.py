@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
-from application.errors import NotFound, Unauthenticated
+from application.errors import NotFound, TamperedRecord, Unauthenticated
 from application.identity import new_id
+from application.integrity import check_record, sealed
+from application.ports.crypto import SecretCipher
 from application.ports.storage import ApiKeyRepository, OrganisationRepository, UnitOfWork
 from application.ports.system import Clock, RandomSource
 from application.validation import check_name
@@ -20,16 +22,20 @@ class CreatedOrganisation:
 
 
 async def issue_api_key(
-    api_keys: ApiKeyRepository, clock: Clock, random: RandomSource, organisation_id: str
+    api_keys: ApiKeyRepository,
+    clock: Clock,
+    random: RandomSource,
+    cipher: SecretCipher,
+    organisation_id: str,
 ) -> str:
-    """Store a new key's hash and return the key, which is shown this once."""
+    """Store a new key's hash, sealed to its organisation, and return the key, which is
+    shown this once."""
     key = format_api_key(random.token_bytes(KEY_BYTES))
     key_id, now = new_id(clock, random)
-    await api_keys.add(
-        ApiKey(
-            id=key_id, organisation_id=organisation_id, key_hash=hash_api_key(key), created_at=now
-        )
+    stored = ApiKey(
+        id=key_id, organisation_id=organisation_id, key_hash=hash_api_key(key), created_at=now
     )
+    await api_keys.add(sealed(cipher, stored))
     return key
 
 
@@ -41,10 +47,13 @@ class CreateOrganisation:
     organisation.
     """
 
-    def __init__(self, unit_of_work: UnitOfWork, clock: Clock, random: RandomSource) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWork, clock: Clock, random: RandomSource, cipher: SecretCipher
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._random = random
+        self._cipher = cipher
 
     async def __call__(self, name: str) -> CreatedOrganisation:
         errors = FieldErrors()
@@ -54,7 +63,9 @@ class CreateOrganisation:
         organisation = Organisation(id=organisation_id, name=name, created_at=now)
         async with self._unit_of_work.begin() as storage:
             await storage.organisations.add(organisation)
-            key = await issue_api_key(storage.api_keys, self._clock, self._random, organisation_id)
+            key = await issue_api_key(
+                storage.api_keys, self._clock, self._random, self._cipher, organisation_id
+            )
         return CreatedOrganisation(organisation=organisation, api_key=key)
 
 
@@ -68,16 +79,20 @@ class ManageApiKeys:
         api_keys: ApiKeyRepository,
         clock: Clock,
         random: RandomSource,
+        cipher: SecretCipher,
     ) -> None:
         self._organisations = organisations
         self._api_keys = api_keys
         self._clock = clock
         self._random = random
+        self._cipher = cipher
 
     async def issue(self, organisation_id: str) -> str:
         if await self._organisations.get(organisation_id) is None:
             raise NotFound("organisation")
-        return await issue_api_key(self._api_keys, self._clock, self._random, organisation_id)
+        return await issue_api_key(
+            self._api_keys, self._clock, self._random, self._cipher, organisation_id
+        )
 
     async def revoke(self, api_key: str) -> None:
         if not await self._api_keys.delete(hash_api_key(api_key)):
@@ -85,16 +100,23 @@ class ManageApiKeys:
 
 
 class AuthenticateApiKey:
-    """Resolve a presented API key to the organisation that owns it."""
+    """Resolve a presented API key to the organisation that owns it. A stored hash whose
+    seal does not bind it to that organisation (planted, or moved to another organisation,
+    by someone without the keys) matches nothing."""
 
-    def __init__(self, api_keys: ApiKeyRepository) -> None:
+    def __init__(self, api_keys: ApiKeyRepository, cipher: SecretCipher) -> None:
         self._api_keys = api_keys
+        self._cipher = cipher
 
     async def __call__(self, presented: str) -> str:
-        organisation_id = await self._api_keys.organisation_for(hash_api_key(presented))
-        if organisation_id is None:
+        stored = await self._api_keys.find(hash_api_key(presented))
+        if stored is None:
             raise Unauthenticated("The API key is not valid.")
-        return organisation_id
+        try:
+            check_record(self._cipher, stored)
+        except TamperedRecord:
+            raise Unauthenticated("The API key is not valid.") from None
+        return stored.organisation_id
 
 
 @dataclass(frozen=True, slots=True)

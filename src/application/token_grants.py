@@ -4,6 +4,7 @@ from datetime import datetime
 
 from application.credentials import secret_context
 from application.errors import ProviderBusy, ProviderRejected, ProviderUnavailable
+from application.integrity import check_record
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint, TokenRequest
 from domain.model import Connector, Credential
@@ -17,7 +18,9 @@ def token_request(
     cipher: SecretCipher,
     form: tuple[tuple[str, str], ...],
 ) -> TokenRequest:
-    """A grant to the connector's token endpoint, authenticated with the credential."""
+    """A grant to the connector's token endpoint, authenticated with the credential; not
+    made for a connector whose seal does not cover its token URL (``TamperedRecord``)."""
+    check_record(cipher, connector)
     return TokenRequest(
         token_url=connector.token_url,
         auth_method=connector.token_auth_method,

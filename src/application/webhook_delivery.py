@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from application.errors import TamperedRecord
+from application.integrity import RecordKind, check_fields, webhook_fields
 from application.ports.crypto import SecretCipher
 from application.ports.storage import ClaimedDelivery, Outbox
 from application.ports.system import Clock, RandomSource
-from application.ports.webhooks import WebhookSender
+from application.ports.webhooks import SendResult, WebhookSender
 from application.webhooks import previous_secret_context, secret_context
 from domain.model import DeliveryStatus
 from domain.webhooks import retry_delay, signature_header
@@ -125,7 +127,18 @@ class DeliverWebhooks:
             )
         return secrets
 
-    async def _deliver(self, delivery: ClaimedDelivery, holder: str) -> DeliveryStatus:
+    async def _send(self, delivery: ClaimedDelivery) -> SendResult:
+        """Nothing is sent to a URL whose row fails its integrity check: that attempt fails,
+        and later ones are tried on the schedule (an operator may restore the row)."""
+        try:
+            check_fields(
+                self._cipher,
+                RecordKind.WEBHOOK,
+                webhook_fields(delivery.webhook_id, delivery.organisation_id, delivery.url),
+                delivery.seal,
+            )
+        except TamperedRecord as exc:
+            return SendResult(None, error=exc.message)
         now = self._clock.now()
         timestamp = int(now.timestamp())
         headers = {
@@ -136,7 +149,10 @@ class DeliverWebhooks:
                 self._secrets(delivery, now), delivery.event_id, timestamp, delivery.body
             ),
         }
-        result = await self._sender.send(delivery.url, headers, delivery.body)
+        return await self._sender.send(delivery.url, headers, delivery.body)
+
+    async def _deliver(self, delivery: ClaimedDelivery, holder: str) -> DeliveryStatus:
+        result = await self._send(delivery)
         attempted = self._clock.now()
         if result.status is not None and 200 <= result.status < 300:
             status, next_at, error = DeliveryStatus.SUCCEEDED, None, None

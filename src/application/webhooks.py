@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from application.errors import NotFound
 from application.identity import new_id
+from application.integrity import sealed
 from application.pagination import page_size
 from application.ports.crypto import SecretCipher
 from application.ports.storage import Outbox, WebhookRepository
@@ -98,14 +99,17 @@ class ManageWebhooks:
         errors.raise_if_any()
         webhook_id, now = new_id(self._clock, self._random)
         secret = format_secret(self._random.token_bytes(SECRET_BYTES))
-        webhook = Webhook(
-            id=webhook_id,
-            organisation_id=organisation_id,
-            url=new.url,
-            events=tuple(sorted(events)),
-            description=description,
-            sealed_secret=self._cipher.encrypt(secret, context=secret_context(webhook_id)),
-            created_at=now,
+        webhook = sealed(
+            self._cipher,
+            Webhook(
+                id=webhook_id,
+                organisation_id=organisation_id,
+                url=new.url,
+                events=tuple(sorted(events)),
+                description=description,
+                sealed_secret=self._cipher.encrypt(secret, context=secret_context(webhook_id)),
+                created_at=now,
+            ),
         )
         await self._webhooks.add(webhook)
         return CreatedWebhook(webhook, secret)

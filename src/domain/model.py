@@ -29,6 +29,7 @@ class ApiKey:
     organisation_id: str
     key_hash: bytes
     created_at: datetime
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Hub:
     name: str
     allowed_origins: tuple[str, ...]
     created_at: datetime
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Connector:
     created_at: datetime
     issuer: str | None = None
     iss_parameter_supported: bool = True
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
     def accepts_issuer(self, iss: str | None) -> bool:
         """RFC 9207 §2.4: with an issuer configured, a present ``iss`` must equal it, and an
@@ -126,6 +129,7 @@ class Connection:
     created_at: datetime
     health: RefreshHealth = RefreshHealth()
     status_reason: str | None = None
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 
 class SigningAlgorithm(StrEnum):
@@ -178,6 +182,7 @@ class Webhook:
     created_at: datetime
     sealed_previous_secret: str | None = None
     previous_secret_until: datetime | None = None
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from adapters.crypto.keyring import (
     load_or_create_development_keyring,
 )
 from adapters.crypto.sealed_state import AesGcmStateSealer
-from adapters.crypto.secret_cipher import AesGcmSecretCipher, UndecryptableSecret
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
+from application.ports.crypto import UndecryptableSecret
 from domain.state import StateClaims, state_binding
 
 OLD = generate_key_spec(datetime(2025, 1, 1, tzinfo=UTC))

@@ -23,11 +23,13 @@ from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from application.connections import access_token_context, refresh_token_context
 from application.credentials import secret_context
+from application.integrity import Sealable, check_record, sealed, sealed_fields
 from application.key_rotation import RotateEncryptionKeys, sealed_context
 from application.ports.storage import SealedValue, SealedValueStore, Storage
 from application.webhooks import previous_secret_context
 from application.webhooks import secret_context as webhook_secret_context
 from domain.model import (
+    ApiKey,
     Connection,
     ConnectionStatus,
     ConnectionTokens,
@@ -49,15 +51,26 @@ def uid(n: int) -> str:
     return f"01900000-0000-7000-8000-{n:012d}"
 
 
+def seal_plain(record: Sealable) -> str:
+    """What a record's seal holds: its sealed fields as a JSON array."""
+    return json.dumps(list(sealed_fields(record)[1]), separators=(",", ":"))
+
+
 async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
-    """Three credentials and three connections; returns every plaintext by (kind, row)."""
+    """An API key, a hub, a connector, three credentials, three connections and two
+    webhooks, sealed; returns every plaintext (secrets, tokens, seals) by (kind, row)."""
     plain: dict[tuple[str, str], str] = {}
     await storage.organisations.add(Organisation(uid(1), "o", NOW))
-    await storage.hubs.add(Hub(uid(2), uid(1), "h", (), NOW))
-    await storage.connectors.add(
-        Connector(uid(3), uid(2), "c", "https://p.example/t", ScopeSeparator.SPACE, True,
-                  TokenAuthMethod.CLIENT_SECRET_BASIC, NOW)
-    )  # fmt: skip
+    key = sealed(cipher, ApiKey(uid(4), uid(1), b"k" * 32, NOW))
+    await storage.api_keys.add(key)
+    hub = sealed(cipher, Hub(uid(2), uid(1), "h", ("https://app.example",), NOW))
+    await storage.hubs.add(hub)
+    connector = sealed(cipher, Connector(
+        uid(3), uid(2), "c", "https://p.example/t", ScopeSeparator.SPACE, True,
+        TokenAuthMethod.CLIENT_SECRET_BASIC, NOW,
+    ))  # fmt: skip
+    await storage.connectors.add(connector)
+    records: list[Sealable] = [key, hub, connector]
     for n in range(10, 13):
         secret = f"secret-{n}"
         plain[("client_secret", uid(n))] = secret
@@ -75,40 +88,54 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
         access, refresh = f"access-{n}", f"refresh-{n}"
         plain[("access_token", uid(n))] = access
         plain[("refresh_token", uid(n))] = refresh
-        await storage.connections.add(
-            Connection(
-                id=uid(n), organisation_id=uid(1), hub_id=uid(2), user_id="u", connector_id=uid(3),
-                credential_id=uid(10), name="n",
-                tokens=ConnectionTokens(
-                    token_type="Bearer",
-                    sealed_access_token=cipher.encrypt(
-                        access, context=access_token_context(uid(n))
-                    ),
-                    sealed_refresh_token=cipher.encrypt(
-                        refresh, context=refresh_token_context(uid(n))
-                    ),
-                    expires_at=None,
-                    scopes=("a",),
+        connection = sealed(cipher, Connection(
+            id=uid(n), organisation_id=uid(1), hub_id=uid(2), user_id="u", connector_id=uid(3),
+            credential_id=uid(10), name="n",
+            tokens=ConnectionTokens(
+                token_type="Bearer",
+                sealed_access_token=cipher.encrypt(access, context=access_token_context(uid(n))),
+                sealed_refresh_token=cipher.encrypt(
+                    refresh, context=refresh_token_context(uid(n))
                 ),
-                status=ConnectionStatus.ACTIVE, created_at=NOW,
-            )
-        )  # fmt: skip
+                expires_at=None,
+                scopes=("a",),
+            ),
+            status=ConnectionStatus.ACTIVE, created_at=NOW,
+        ))  # fmt: skip
+        await storage.connections.add(connection)
+        records.append(connection)
     for n in range(30, 32):
         current, previous = f"whsec_current{n}", f"whsec_previous{n}"
         plain[("webhook_secret", uid(n))] = current
         plain[("webhook_previous_secret", uid(n))] = previous
-        await storage.webhooks.add(
-            Webhook(
-                id=uid(n), organisation_id=uid(1), url="https://hooks.example/in",
-                events=("connection.created",), description=None,
-                sealed_secret=cipher.encrypt(current, context=webhook_secret_context(uid(n))),
-                sealed_previous_secret=cipher.encrypt(
-                    previous, context=previous_secret_context(uid(n))
-                ),
-                previous_secret_until=NOW, created_at=NOW,
-            )
-        )  # fmt: skip
+        webhook = sealed(cipher, Webhook(
+            id=uid(n), organisation_id=uid(1), url="https://hooks.example/in",
+            events=("connection.created",), description=None,
+            sealed_secret=cipher.encrypt(current, context=webhook_secret_context(uid(n))),
+            sealed_previous_secret=cipher.encrypt(
+                previous, context=previous_secret_context(uid(n))
+            ),
+            previous_secret_until=NOW, created_at=NOW,
+        ))  # fmt: skip
+        await storage.webhooks.add(webhook)
+        records.append(webhook)
+    for record in records:
+        plain[(f"{sealed_fields(record)[0]}_seal", record.id)] = seal_plain(record)
     return plain
+
+
+async def stored_records(storage: Storage) -> list[Sealable]:
+    """What ``seed`` sealed, read back."""
+    records: list[Sealable | None] = [
+        await storage.api_keys.find(b"k" * 32),
+        await storage.hubs.get(uid(1), uid(2)),
+        await storage.connectors.get(uid(2), uid(3)),
+        *[await storage.connections.get(uid(1), uid(n)) for n in range(20, 23)],
+        *[await storage.webhooks.get(uid(1), uid(n)) for n in range(30, 32)],
+    ]
+    found = [r for r in records if r is not None]
+    assert len(found) == len(records)
+    return found
 
 
 async def read_all(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
@@ -148,9 +175,12 @@ async def test_interrupted_rotation_loses_nothing_and_a_rerun_finishes(storage: 
     report = await RotateEncryptionKeys(storage.sealed_values, both, batch=3)()
     assert report.remaining == 0
     assert report.re_encrypted == len(pending)
-    assert await read_all(storage, AesGcmSecretCipher(Keyring.parse(NEW))) == plain
+    only_new = AesGcmSecretCipher(Keyring.parse(NEW))
+    assert await read_all(storage, only_new) == plain
     again = await RotateEncryptionKeys(storage.sealed_values, both)()
     assert (again.re_encrypted, again.remaining) == (0, 0)
+    for record in await stored_records(storage):  # the seals check with the new key alone
+        check_record(only_new, record)
 
 
 async def test_a_value_changed_during_rotation_is_not_overwritten(storage: Storage) -> None:

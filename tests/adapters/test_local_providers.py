@@ -7,6 +7,7 @@ from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from adapters.token_client import HttpxTokenEndpoint
 from application.errors import ProviderUnavailable
@@ -68,8 +69,9 @@ async def test_production_refuses_local_provider_urls_over_http() -> None:
         }
     )
     backend = open_backend("memory://")
-    created = await create_organisation(backend.storage)("Acme")
-    app = create_app(settings, backend=backend, keyring=Keyring.parse(keys))
+    keyring = Keyring.parse(keys)
+    created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
+    app = create_app(settings, backend=backend, keyring=keyring)
     headers = {"Authorization": f"Bearer {created.api_key}"}
     async with AsyncTestClient(app) as client:
         loopback = await client.post(

@@ -56,6 +56,7 @@ def hub(n: int, organisation_id: str, at: datetime = T0) -> Hub:
         name=f"hub {n}",
         allowed_origins=("https://a.example", "http://localhost:3000"),
         created_at=at,
+        seal=f"v1.k.hub{n}",
     )
 
 
@@ -69,6 +70,7 @@ def connector(n: int, hub_id: str, at: datetime = T0) -> Connector:
         pkce=False,
         token_auth_method=TokenAuthMethod.CLIENT_SECRET_POST,
         created_at=at,
+        seal=f"v1.k.connector{n}",
     )
 
 
@@ -80,12 +82,13 @@ async def test_organisations_round_trip(storage: Storage) -> None:
 
 async def test_api_keys_resolve_by_hash_only(storage: Storage) -> None:
     org_id = await org(storage, 1)
-    await storage.api_keys.add(ApiKey(uid(2), org_id, b"\x01" * 32, T0))
-    assert await storage.api_keys.organisation_for(b"\x01" * 32) == org_id
-    assert await storage.api_keys.organisation_for(b"\x02" * 32) is None
+    key = ApiKey(uid(2), org_id, b"\x01" * 32, T0, seal="v1.k.seal")
+    await storage.api_keys.add(key)
+    assert await storage.api_keys.find(b"\x01" * 32) == key
+    assert await storage.api_keys.find(b"\x02" * 32) is None
     assert await storage.api_keys.delete(b"\x02" * 32) is False
     assert await storage.api_keys.delete(b"\x01" * 32) is True
-    assert await storage.api_keys.organisation_for(b"\x01" * 32) is None
+    assert await storage.api_keys.find(b"\x01" * 32) is None
 
 
 async def test_credentials_round_trip_and_are_scoped_to_their_organisation(
@@ -205,6 +208,7 @@ def connection(
         ),
         status=ConnectionStatus.ACTIVE,
         created_at=at,
+        seal=f"v1.k.connection{n}",
     )
 
 
@@ -411,7 +415,9 @@ async def test_every_duplicate_key_is_refused_alike(storage: Storage) -> None:
 async def test_a_unit_of_work_commits_all_its_writes_together(storage: Storage) -> None:
     await organisation_with_key(storage)
     assert await storage.organisations.get(uid(1)) is not None
-    assert await storage.api_keys.organisation_for(b"k" * 32) == uid(1)
+    found = await storage.api_keys.find(b"k" * 32)
+    assert found is not None
+    assert found.organisation_id == uid(1)
 
 
 class Interrupted(Exception):
@@ -433,7 +439,7 @@ async def test_a_unit_of_work_that_fails_leaves_nothing_behind(storage: Storage)
     with pytest.raises(Interrupted):
         await organisation_with_key(storage, then_fail=True)
     assert await storage.organisations.get(uid(1)) is None
-    assert await storage.api_keys.organisation_for(b"k" * 32) is None
+    assert await storage.api_keys.find(b"k" * 32) is None
     assert await storage.organisations.get(uid(9)) is not None  # what was there stays
 
 
@@ -445,7 +451,9 @@ async def test_a_duplicate_inside_a_unit_of_work_rolls_back_its_earlier_writes(
     with pytest.raises(DuplicateKey):
         await organisation_with_key(storage)
     assert await storage.organisations.get(uid(1)) is None
-    assert await storage.api_keys.organisation_for(b"k" * 32) == existing
+    found = await storage.api_keys.find(b"k" * 32)
+    assert found is not None
+    assert found.organisation_id == existing
 
 
 async def test_a_reauthorisation_replaces_tokens_and_health_in_place(storage: Storage) -> None:
@@ -459,10 +467,11 @@ async def test_a_reauthorisation_replaces_tokens_and_health_in_place(storage: St
     await storage.connections.add(stored)
     await storage.credentials.add(credential(11, ids[0]))
     tokens = ConnectionTokens("Bearer", "v1.k.again", "v1.k.refresh-again", None, ("read",), 60)
-    assert await storage.connections.reauthorise(stored.id, uid(11), tokens) is True
+    assert await storage.connections.reauthorise(stored.id, uid(11), tokens, "v1.k.s2") is True
     assert await storage.connections.get(ids[0], stored.id) == replace(
         stored,
         credential_id=uid(11),
+        seal="v1.k.s2",
         tokens=tokens,
         status=ConnectionStatus.ACTIVE,
         status_reason=None,
@@ -472,7 +481,7 @@ async def test_a_reauthorisation_replaces_tokens_and_health_in_place(storage: St
     assert not await storage.connections.update_tokens(
         stored.id, tokens, expected_version=3, refreshed_at=T0
     )
-    assert await storage.connections.reauthorise(uid(99), uid(11), tokens) is False
+    assert await storage.connections.reauthorise(uid(99), uid(11), tokens, "v1.k.s2") is False
 
 
 async def test_hubs_and_connections_are_found_by_id_alone(storage: Storage) -> None:

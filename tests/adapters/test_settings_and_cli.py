@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from adapters import cli
 from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
+from adapters.composition.keys import load_keyring
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
@@ -101,14 +102,15 @@ async def test_organisations_create_prints_one_json_line_and_the_key_works(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = use_sqlite(monkeypatch, tmp_path)
-    created = await cli.new_organisation(
-        Settings.from_env({"EMBED_OAUTH_DATABASE_URL": url}), "Acme"
-    )
+    settings = Settings.from_env({"EMBED_OAUTH_DATABASE_URL": url})
+    created = await cli.new_organisation(settings, "Acme")
     assert set(created) == {"organisationId", "apiKey"}
     backend = open_backend(url)
     try:
         assert (
-            await AuthenticateApiKey(backend.storage.api_keys)(created["apiKey"])
+            await AuthenticateApiKey(
+                backend.storage.api_keys, AesGcmSecretCipher(load_keyring(settings))
+            )(created["apiKey"])
             == created["organisationId"]
         )
     finally:
@@ -276,8 +278,8 @@ async def test_serve_stops_naming_the_key_ids_that_stored_secrets_need(
     engine = create_engine(url)
     await schema.upgrade(engine)
     storage = sql_storage(engine)
-    created = await create_organisation(storage)("Acme")
     cipher = AesGcmSecretCipher(Keyring.parse(old))
+    created = await create_organisation(storage, cipher)("Acme")
     await ManageCredentials(storage.credentials, cipher, SystemClock(), SecureRandom()).create(
         created.organisation.id, NewCredential("c", "client", "secret")
     )

@@ -101,7 +101,9 @@ class World:
         return self.services.initialise
 
     async def tenant(self, name: str, pkce: bool = True) -> Tenant:
-        created = await create_organisation(self.storage, self.clock, self.random)(name)
+        created = await create_organisation(
+            self.storage, ReversingCipher(), self.clock, self.random
+        )(name)
         org = created.organisation.id
         credential = await self.credentials.create(
             org, NewCredential(name="c", client_id=f"client-{name}", client_secret="s3cr3t-value")

@@ -5,7 +5,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from adapters.composition.services import create_organisation
 from tests.e2e.test_oauth_flow import Flow, consent, flow, running_provider
 
 __all__ = ["flow", "running_provider"]
@@ -81,16 +80,11 @@ async def test_a_second_organisation_with_the_first_ones_client_id_gets_no_code(
     provider does not know for that client: the provider refuses before anyone consents."""
     oauth_client = flow.provider.register(flow.redirect_uri)
     await flow.connector(oauth_client)
-    created = await create_organisation(flow.storage)("B")
+    b_id, b_key = await flow.new_organisation("B")
     b = Flow(
-        flow.client,
-        flow.provider,
-        flow.clock,
-        created.organisation.id,
-        created.api_key,
-        flow.db_path,
-        flow.storage,
-    )
+        flow.client, flow.provider, flow.clock, b_id, b_key, flow.db_path, flow.storage,
+        flow.keyring,
+    )  # fmt: skip
     ids_b = await b.connector(oauth_client)
     url = await b.initialise(ids_b)
     assert parse_qs(urlsplit(url).query)["redirect_uri"] == [b.redirect_uri]

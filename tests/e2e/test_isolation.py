@@ -3,7 +3,6 @@ our states; no key or a wrong key gets 401. On SQLite and PostgreSQL."""
 
 from typing import Any
 
-from adapters.composition.services import create_organisation
 from tests.e2e.test_oauth_flow import Flow, consent, flow, running_provider
 from tests.support.end_user_keys import generate
 
@@ -24,8 +23,8 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
         await flow.post("/signing-keys", {"name": "k", "publicKey": generate("ec").public_pem})
     ).json()
 
-    created = await create_organisation(flow.storage)("B")
-    b_auth = {"Authorization": f"Bearer {created.api_key}"}
+    b_id, b_key = await flow.new_organisation("B")
+    b_auth = {"Authorization": f"Bearer {b_key}"}
     hub, conn, cred, cid = a["hub"], a["connector"], a["credential"], connection["id"]
     readable = [
         f"/credentials/{cred}",
@@ -42,7 +41,7 @@ async def test_another_organisation_gets_404_everywhere_and_changes_nothing(flow
     initialise_body = {
         "authorizeUrl": flow.provider.authorize_url,
         "clientId": a["client_id"],
-        "credential": {"id": cred, "organisationId": created.organisation.id},
+        "credential": {"id": cred, "organisationId": b_id},
     }
     attempts: list[tuple[str, str, dict[str, Any] | None]] = [
         *[("GET", p, None) for p in readable],

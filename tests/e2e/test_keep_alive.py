@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend
 from tests.e2e.test_oauth_flow import PUBLIC_URL, Flow, MovableClock, consent
@@ -33,7 +34,7 @@ async def test_two_instances_keep_an_idle_connection_alive_with_one_refresh(
     keyring = Keyring.parse(generate_key_spec())
     try:
         async with migrated_backend(backend, tmp_path) as shared, AsyncExitStack() as stack:
-            created = await create_organisation(shared.storage)("Acme")
+            created = await create_organisation(shared.storage, AesGcmSecretCipher(keyring))("Acme")
             clients = [
                 await stack.enter_async_context(
                     AsyncTestClient(create_app(settings, backend=shared, keyring=keyring))
@@ -42,7 +43,7 @@ async def test_two_instances_keep_an_idle_connection_alive_with_one_refresh(
             ]
             flow = Flow(
                 clients[0], provider, MovableClock(), created.organisation.id,
-                created.api_key, None, shared.storage,
+                created.api_key, None, shared.storage, keyring,
             )  # fmt: skip
             ids = await flow.connector(provider.register(flow.redirect_uri))
             returned = consent(await flow.initialise(ids))

@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from application.ports.storage import Storage
 from tests.conftest import SQL_BACKENDS, migrated_backend
@@ -45,6 +46,12 @@ class Flow:
     api_key: str
     db_path: Path | None  # the SQLite file, when the backend is SQLite
     storage: Storage
+    keyring: Keyring  # the service's
+
+    async def new_organisation(self, name: str) -> tuple[str, str]:
+        """Another organisation in the same service: its id and API key."""
+        created = await create_organisation(self.storage, AesGcmSecretCipher(self.keyring))(name)
+        return created.organisation.id, created.api_key
 
     @property
     def callback_path(self) -> str:
@@ -147,12 +154,13 @@ async def running_flow(
     provider.expires_in, provider.send_iss, provider.iss_value = 3600, False, None
     provider.token_delay = 0.0
     async with migrated_backend(kind, tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
+        keyring = Keyring.parse(generate_key_spec())
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
         clock = MovableClock()
         app = create_app(
             Settings(database_url="unused://", public_url=PUBLIC_URL, **settings),
             backend=backend,
-            keyring=Keyring.parse(generate_key_spec()),
+            keyring=keyring,
             clock=clock,
         )
         async with AsyncTestClient(app) as client:
@@ -164,6 +172,7 @@ async def running_flow(
                 created.api_key,
                 tmp_path / "test.sqlite3" if kind == "sqlite" else None,
                 backend.storage,
+                keyring,
             )
 
 

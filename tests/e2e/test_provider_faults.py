@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from tests.conftest import migrated_backend
 from tests.support.faulty_server import serve_faults
@@ -27,8 +28,9 @@ def faults() -> Iterator[str]:
 async def client(tmp_path: Path) -> AsyncIterator[tuple[AsyncTestClient[Any], dict[str, str], str]]:
     settings = Settings(database_url="unused://", token_timeout=timedelta(seconds=1))
     async with migrated_backend("sqlite", tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
-        app = create_app(settings, backend=backend, keyring=Keyring.parse(generate_key_spec()))
+        keyring = Keyring.parse(generate_key_spec())
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
+        app = create_app(settings, backend=backend, keyring=keyring)
         async with AsyncTestClient(app) as test_client:
             yield (
                 test_client,

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend
 from tests.e2e.test_oauth_flow import PUBLIC_URL, Flow, MovableClock, consent
@@ -41,11 +42,10 @@ async def flow(
         refresh_job=False,
     )
     async with migrated_backend(request.param, tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
+        keyring = Keyring.parse(generate_key_spec())
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
         clock = MovableClock()
-        app = create_app(
-            settings, backend=backend, keyring=Keyring.parse(generate_key_spec()), clock=clock
-        )
+        app = create_app(settings, backend=backend, keyring=keyring, clock=clock)
         async with AsyncTestClient(app) as client:
             yield Flow(
                 client,
@@ -55,6 +55,7 @@ async def flow(
                 created.api_key,
                 None,
                 backend.storage,
+                keyring,
             )
 
 

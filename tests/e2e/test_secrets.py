@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.observability import configure_logging
 from adapters.settings import Settings
 from tests.conftest import migrated_backend
@@ -68,14 +69,15 @@ async def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     token_responses: list[httpx.Response] = []
     clock = MovableClock()
     async with migrated_backend("sqlite", tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
+        keyring = Keyring.parse(generate_key_spec())
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
         oauth_client = provider.provider.register(
             f"{PUBLIC_URL}/oauth2/callback/{created.organisation.id}"
         )
         app = create_app(
             Settings(database_url="unused://", public_url=PUBLIC_URL),
             backend=backend,
-            keyring=Keyring.parse(generate_key_spec()),
+            keyring=keyring,
             clock=clock,
         )
         headers = {"Authorization": f"Bearer {created.api_key}"}

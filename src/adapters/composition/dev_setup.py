@@ -70,7 +70,7 @@ async def set_up(
     if previous is not None and await _still_there(storage, previous, token_url):
         return previous
     clock, random = SystemClock(), SecureRandom()
-    created = await CreateOrganisation(storage.unit_of_work, clock, random)("Development")
+    created = await CreateOrganisation(storage.unit_of_work, clock, random, cipher)("Development")
     organisation_id = created.organisation.id
     client_id, client_secret = "dev-client", secrets.token_urlsafe(24)
     credential = await ManageCredentials(storage.credentials, cipher, clock, random).create(
@@ -80,12 +80,12 @@ async def set_up(
         ),
     )
     public = urlsplit(settings.public_url)
-    hub = await ManageHubs(storage.hubs, clock, random).create(
+    hub = await ManageHubs(storage.hubs, clock, random, cipher).create(
         organisation_id,
         NewHub(name="Development", allowed_origins=[f"{public.scheme}://{public.netloc}"]),
     )
     connector = await ManageConnectors(
-        storage.hubs, storage.connectors, clock, random, allow_local_providers=True
+        storage.hubs, storage.connectors, clock, random, cipher=cipher, allow_local_providers=True
     ).create(
         organisation_id, hub.id, NewConnector(name="Development provider", token_url=token_url)
     )
@@ -105,8 +105,10 @@ async def set_up(
 async def _still_there(storage: Storage, setup: DevSetup, token_url: str) -> bool:
     org = setup.organisation_id
     connector = await storage.connectors.get(setup.hub_id, setup.connector_id)
+    key = await storage.api_keys.find(hash_api_key(setup.api_key))
     return (
-        await storage.api_keys.organisation_for(hash_api_key(setup.api_key)) == org
+        key is not None
+        and key.organisation_id == org
         and await storage.credentials.get(org, setup.credential_id) is not None
         and await storage.hubs.get(org, setup.hub_id) is not None
         and connector is not None

@@ -82,7 +82,7 @@ def build_services(
     announce = Announcer(event_encoder, clock, random)
     return Services(
         authenticate=AuthenticateBearer(
-            api_keys=AuthenticateApiKey(cached.api_keys),
+            api_keys=AuthenticateApiKey(cached.api_keys, cipher),
             signing_keys=cached.signing_keys,
             sessions=storage.connect_sessions,
             verifier=end_user_tokens,
@@ -101,12 +101,15 @@ def build_services(
             random=random,
         ),
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
-        hubs=ManageHubs(cached.hubs, clock, random, allow_loopback_http=not settings.is_production),
+        hubs=ManageHubs(
+            cached.hubs, clock, random, cipher, allow_loopback_http=not settings.is_production
+        ),
         connectors=ManageConnectors(
             cached.hubs,
             cached.connectors,
             clock,
             random,
+            cipher=cipher,
             allow_local_providers=settings.allow_local_providers,
         ),
         initialise=InitialiseOAuth2Connection(
@@ -152,8 +155,8 @@ def build_services(
             unit_of_work=cached.unit_of_work,
             announce=announce,
         ),
-        callback=HandleCallback(states, cached.hubs, cached.connectors),
-        embed_origins=EmbedOrigins(cached.hubs, cached.connections),
+        callback=HandleCallback(states, cached.hubs, cached.connectors, cipher),
+        embed_origins=EmbedOrigins(cached.hubs, cached.connections, cipher),
         webhooks=ManageWebhooks(
             webhooks=storage.webhooks,
             outbox=storage.outbox,
@@ -168,15 +171,21 @@ def build_services(
 
 
 def create_organisation(
-    storage: Storage, clock: Clock | None = None, random: RandomSource | None = None
+    storage: Storage,
+    cipher: SecretCipher,
+    clock: Clock | None = None,
+    random: RandomSource | None = None,
 ) -> CreateOrganisation:
+    """``cipher`` seals the first API key: the one of the service that will read it."""
     return CreateOrganisation(
-        storage.unit_of_work, clock or SystemClock(), random or SecureRandom()
+        storage.unit_of_work, clock or SystemClock(), random or SecureRandom(), cipher
     )
 
 
-def manage_api_keys(storage: Storage) -> ManageApiKeys:
-    return ManageApiKeys(storage.organisations, storage.api_keys, SystemClock(), SecureRandom())
+def manage_api_keys(storage: Storage, cipher: SecretCipher) -> ManageApiKeys:
+    return ManageApiKeys(
+        storage.organisations, storage.api_keys, SystemClock(), SecureRandom(), cipher
+    )
 
 
 def deliver_webhooks(

@@ -11,13 +11,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
+from application.ports.crypto import UndecryptableSecret
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
-
-
-class UndecryptableSecret(Exception):
-    """The envelope is malformed, its key is unknown, or it was altered or moved."""
 
 
 class AesGcmSecretCipher:

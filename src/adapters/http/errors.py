@@ -22,6 +22,7 @@ from application.errors import (
     RefreshBackingOff,
     RefreshInProgress,
     StorageUnavailable,
+    TamperedRecord,
     Unauthenticated,
 )
 from application.states import InvalidState
@@ -44,6 +45,7 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     RefreshBackingOff: 503,
     RefreshInProgress: 503,
     ProviderTimeout: 504,
+    TamperedRecord: 500,  # the stored data, not the request, is at fault
 }
 MISSING_BODY = "is required"
 _HTTP_CODES = {

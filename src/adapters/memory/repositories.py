@@ -2,7 +2,7 @@
 (the contract suite in tests/adapters runs against both)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -48,9 +48,8 @@ class InMemoryApiKeyRepository:
             raise DuplicateKey("key_hash")
         self.by_hash[api_key.key_hash] = api_key
 
-    async def organisation_for(self, key_hash: bytes) -> str | None:
-        key = self.by_hash.get(key_hash)
-        return key.organisation_id if key else None
+    async def find(self, key_hash: bytes) -> ApiKey | None:
+        return self.by_hash.get(key_hash)
 
     async def delete(self, key_hash: bytes) -> bool:
         return self.by_hash.pop(key_hash, None) is not None
@@ -107,7 +106,7 @@ class InMemoryConnectionRepository:
         return True
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
     ) -> bool:
         row = self.rows.get(connection_id)
         if row is None:
@@ -116,6 +115,7 @@ class InMemoryConnectionRepository:
         self.rows[connection_id] = replace(
             row,
             credential_id=credential_id,
+            seal=seal,
             tokens=tokens,
             health=health,
             status=ConnectionStatus.ACTIVE,
@@ -364,62 +364,92 @@ class InMemoryUsedStateRepository:
         return len(expired)
 
 
+_Rows = dict[Any, Any]
+_Read = Callable[[Any], str | None]
+_Write = Callable[[Any, str], Any]
+
+
 class InMemorySealedValueStore:
+    """Each kind of encrypted value: the table holding it, how to read it from a row, and
+    how to make the row with another value."""
+
     def __init__(
         self,
+        *,
+        api_keys: InMemoryApiKeyRepository,
+        hubs: InMemoryHubRepository,
+        connectors: InMemoryConnectorRepository,
         credentials: InMemoryCredentialRepository,
         connections: InMemoryConnectionRepository,
         webhooks: InMemoryWebhookRepository,
     ) -> None:
-        self._credentials = credentials
-        self._connections = connections
-        self._webhooks = webhooks
+        self._columns: dict[SealedKind, tuple[_Rows, _Read, _Write]] = {
+            SealedKind.API_KEY_SEAL: (
+                api_keys.by_hash,
+                lambda k: k.seal,
+                lambda k, v: replace(k, seal=v),
+            ),
+            SealedKind.HUB_SEAL: (hubs.rows, lambda h: h.seal, lambda h, v: replace(h, seal=v)),
+            SealedKind.CONNECTOR_SEAL: (
+                connectors.rows,
+                lambda c: c.seal,
+                lambda c, v: replace(c, seal=v),
+            ),
+            SealedKind.CONNECTION_SEAL: (
+                connections.rows,
+                lambda c: c.seal,
+                lambda c, v: replace(c, seal=v),
+            ),
+            SealedKind.WEBHOOK_SEAL: (
+                webhooks.rows,
+                lambda w: w.seal,
+                lambda w, v: replace(w, seal=v),
+            ),
+            SealedKind.CLIENT_SECRET: (
+                credentials.rows,
+                lambda c: c.sealed_secret,
+                lambda c, v: replace(c, sealed_secret=v),
+            ),
+            SealedKind.ACCESS_TOKEN: (
+                connections.rows,
+                lambda c: c.tokens.sealed_access_token,
+                lambda c, v: replace(c, tokens=replace(c.tokens, sealed_access_token=v)),
+            ),
+            SealedKind.REFRESH_TOKEN: (
+                connections.rows,
+                lambda c: c.tokens.sealed_refresh_token,
+                lambda c, v: replace(c, tokens=replace(c.tokens, sealed_refresh_token=v)),
+            ),
+            SealedKind.WEBHOOK_SECRET: (
+                webhooks.rows,
+                lambda w: w.sealed_secret,
+                lambda w, v: replace(w, sealed_secret=v),
+            ),
+            SealedKind.WEBHOOK_PREVIOUS_SECRET: (
+                webhooks.rows,
+                lambda w: w.sealed_previous_secret,
+                lambda w, v: replace(w, sealed_previous_secret=v),
+            ),
+        }
 
     def _all(self) -> list[SealedValue]:
-        values = [
-            SealedValue(SealedKind.CLIENT_SECRET, c.id, c.sealed_secret)
-            for c in self._credentials.rows.values()
+        return [
+            SealedValue(kind, row.id, value)
+            for kind, (rows, read, _) in self._columns.items()
+            for row in rows.values()
+            if (value := read(row)) is not None
         ]
-        for c in self._connections.rows.values():
-            values.append(SealedValue(SealedKind.ACCESS_TOKEN, c.id, c.tokens.sealed_access_token))
-            if c.tokens.sealed_refresh_token is not None:
-                values.append(
-                    SealedValue(SealedKind.REFRESH_TOKEN, c.id, c.tokens.sealed_refresh_token)
-                )
-        for w in self._webhooks.rows.values():
-            values.append(SealedValue(SealedKind.WEBHOOK_SECRET, w.id, w.sealed_secret))
-            if w.sealed_previous_secret is not None:
-                values.append(
-                    SealedValue(SealedKind.WEBHOOK_PREVIOUS_SECRET, w.id, w.sealed_previous_secret)
-                )
-        return values
 
     async def not_starting_with(self, prefixes: Sequence[str], limit: int) -> list[SealedValue]:
         return [v for v in self._all() if not v.value.startswith(tuple(prefixes))][:limit]
 
     async def replace(self, sealed: SealedValue, new_value: str) -> bool:
-        if sealed not in self._all():
-            return False
-        if sealed.kind is SealedKind.CLIENT_SECRET:
-            row = self._credentials.rows[sealed.row_id]
-            self._credentials.rows[row.id] = replace(row, sealed_secret=new_value)
-            return True
-        if sealed.kind is SealedKind.WEBHOOK_SECRET:
-            hook = self._webhooks.rows[sealed.row_id]
-            self._webhooks.rows[hook.id] = replace(hook, sealed_secret=new_value)
-            return True
-        if sealed.kind is SealedKind.WEBHOOK_PREVIOUS_SECRET:
-            hook = self._webhooks.rows[sealed.row_id]
-            self._webhooks.rows[hook.id] = replace(hook, sealed_previous_secret=new_value)
-            return True
-        connection = self._connections.rows[sealed.row_id]
-        tokens = (
-            replace(connection.tokens, sealed_access_token=new_value)
-            if sealed.kind is SealedKind.ACCESS_TOKEN
-            else replace(connection.tokens, sealed_refresh_token=new_value)
-        )
-        self._connections.rows[connection.id] = replace(connection, tokens=tokens)
-        return True
+        rows, read, write = self._columns[sealed.kind]
+        for key, row in rows.items():
+            if row.id == sealed.row_id and read(row) == sealed.value:
+                rows[key] = write(row, new_value)
+                return True
+        return False
 
 
 class InMemoryHealthCheck:
@@ -478,11 +508,13 @@ def in_memory_storage() -> Storage:
     sessions = InMemoryConnectSessionRepository()
     webhooks = InMemoryWebhookRepository()
     outbox = InMemoryOutbox(webhooks)
+    api_keys = InMemoryApiKeyRepository()
+    hubs = InMemoryHubRepository(connectors, connections, sessions)
     storage = Storage(
         organisations=InMemoryOrganisationRepository(),
-        api_keys=InMemoryApiKeyRepository(),
+        api_keys=api_keys,
         credentials=credentials,
-        hubs=InMemoryHubRepository(connectors, connections, sessions),
+        hubs=hubs,
         connectors=connectors,
         signing_keys=InMemorySigningKeyRepository(),
         connect_sessions=sessions,
@@ -491,7 +523,14 @@ def in_memory_storage() -> Storage:
         used_states=InMemoryUsedStateRepository(),
         connections=connections,
         refresh_locks=InMemoryRefreshLock(),
-        sealed_values=InMemorySealedValueStore(credentials, connections, webhooks),
+        sealed_values=InMemorySealedValueStore(
+            api_keys=api_keys,
+            hubs=hubs,
+            connectors=connectors,
+            credentials=credentials,
+            connections=connections,
+            webhooks=webhooks,
+        ),
         health=InMemoryHealthCheck(),
         unit_of_work=unit_of_work,
     )

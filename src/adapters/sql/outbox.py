@@ -32,6 +32,7 @@ def _webhook(row: sa.Row[Any]) -> Webhook:
         created_at=row.created_at,
         sealed_previous_secret=row.sealed_previous_secret,
         previous_secret_until=row.previous_secret_until,
+        seal=row.seal,
     )
 
 
@@ -49,6 +50,7 @@ class SqlWebhookRepository(SqlRepository):
                 "sealed_previous_secret": webhook.sealed_previous_secret,
                 "previous_secret_until": webhook.previous_secret_until,
                 "created_at": webhook.created_at,
+                "seal": webhook.seal,
             },
         )
 
@@ -203,7 +205,9 @@ class SqlOutbox(SqlRepository):
                     deliveries.c.id,
                     deliveries.c.attempts,
                     w.c.id.label("webhook_id"),
+                    w.c.organisation_id,
                     w.c.url,
+                    w.c.seal,
                     w.c.sealed_secret,
                     w.c.sealed_previous_secret,
                     w.c.previous_secret_until,
@@ -224,7 +228,9 @@ class SqlOutbox(SqlRepository):
                     delivery_id=row.id,
                     attempts=row.attempts,
                     webhook_id=row.webhook_id,
+                    organisation_id=row.organisation_id,
                     url=row.url,
+                    seal=row.seal,
                     sealed_secret=row.sealed_secret,
                     sealed_previous_secret=row.sealed_previous_secret,
                     previous_secret_until=row.previous_secret_until,

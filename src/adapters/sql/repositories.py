@@ -57,6 +57,16 @@ class SqlOrganisationRepository(SqlRepository):
         return Organisation(id=row.id, name=row.name, created_at=row.created_at) if row else None
 
 
+def _api_key(row: sa.Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        key_hash=row.key_hash,
+        created_at=row.created_at,
+        seal=row.seal,
+    )
+
+
 class SqlApiKeyRepository(SqlRepository):
     async def add(self, api_key: ApiKey) -> None:
         await self._insert(
@@ -66,14 +76,13 @@ class SqlApiKeyRepository(SqlRepository):
                 "organisation_id": api_key.organisation_id,
                 "key_hash": api_key.key_hash,
                 "created_at": api_key.created_at,
+                "seal": api_key.seal,
             },
         )
 
-    async def organisation_for(self, key_hash: bytes) -> str | None:
-        row = await self._one(
-            sa.select(t.api_keys.c.organisation_id).where(t.api_keys.c.key_hash == key_hash)
-        )
-        return str(row.organisation_id) if row else None
+    async def find(self, key_hash: bytes) -> ApiKey | None:
+        row = await self._one(sa.select(t.api_keys).where(t.api_keys.c.key_hash == key_hash))
+        return _api_key(row) if row else None
 
     async def delete(self, key_hash: bytes) -> bool:
         return await self._delete(t.api_keys.delete().where(t.api_keys.c.key_hash == key_hash))
@@ -143,6 +152,7 @@ def _hub(row: sa.Row[Any]) -> Hub:
         name=row.name,
         allowed_origins=tuple(row.allowed_origins),
         created_at=row.created_at,
+        seal=row.seal,
     )
 
 
@@ -156,6 +166,7 @@ class SqlHubRepository(SqlRepository):
                 "name": hub.name,
                 "allowed_origins": list(hub.allowed_origins),
                 "created_at": hub.created_at,
+                "seal": hub.seal,
             },
         )
 
@@ -202,6 +213,7 @@ def _connector(row: sa.Row[Any]) -> Connector:
         created_at=row.created_at,
         issuer=row.issuer,
         iss_parameter_supported=row.iss_parameter_supported,
+        seal=row.seal,
     )
 
 
@@ -220,6 +232,7 @@ class SqlConnectorRepository(SqlRepository):
                 "created_at": connector.created_at,
                 "issuer": connector.issuer,
                 "iss_parameter_supported": connector.iss_parameter_supported,
+                "seal": connector.seal,
             },
         )
 
@@ -281,6 +294,7 @@ def _connection(row: sa.Row[Any]) -> Connection:
             not_before=row.refresh_not_before,
         ),
         status_reason=row.status_reason,
+        seal=row.seal,
     )
 
 
@@ -323,6 +337,7 @@ class SqlConnectionRepository(SqlRepository):
                     last_refreshed_at=connection.health.last_refreshed_at,
                     refresh_failures=connection.health.failures,
                     refresh_not_before=connection.health.not_before,
+                    seal=connection.seal,
                 )
             )
 
@@ -390,7 +405,7 @@ class SqlConnectionRepository(SqlRepository):
         return changed == 1
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
     ) -> bool:
         c = t.connections.c
         changed = await self._change(
@@ -399,6 +414,7 @@ class SqlConnectionRepository(SqlRepository):
             .values(
                 **_token_columns(tokens),
                 credential_id=credential_id,
+                seal=seal,
                 token_version=c.token_version + 1,
                 refresh_failures=0,
                 refresh_not_before=None,
@@ -608,6 +624,11 @@ class SqlUsedStateRepository(SqlRepository):
 
 
 _SEALED_COLUMNS = {
+    SealedKind.API_KEY_SEAL: (t.api_keys, t.api_keys.c.seal),
+    SealedKind.HUB_SEAL: (t.hubs, t.hubs.c.seal),
+    SealedKind.CONNECTOR_SEAL: (t.connectors, t.connectors.c.seal),
+    SealedKind.CONNECTION_SEAL: (t.connections, t.connections.c.seal),
+    SealedKind.WEBHOOK_SEAL: (t.webhooks, t.webhooks.c.seal),
     SealedKind.CLIENT_SECRET: (t.credentials, t.credentials.c.sealed_secret),
     SealedKind.ACCESS_TOKEN: (t.connections, t.connections.c.sealed_access_token),
     SealedKind.REFRESH_TOKEN: (t.connections, t.connections.c.sealed_refresh_token),

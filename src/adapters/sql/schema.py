@@ -1,5 +1,6 @@
 """Applying and checking migrations: Alembic is the only way the schema is made or changed."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -9,13 +10,24 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.ports.crypto import SecretCipher
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _config(connection: Connection) -> Config:
+Keys = Callable[[], SecretCipher | None]
+
+
+class MigrationRefused(Exception):
+    """A migration cannot run as configured; the message says what it needs. Nothing was
+    changed."""
+
+
+def _config(connection: Connection, keys: Keys | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["keys"] = keys  # for migrations that seal or encrypt stored rows
     return config
 
 
@@ -32,12 +44,15 @@ def head_revision() -> str:
     return head
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, keys: Keys | None = None
+) -> list[str]:
     """Apply the pending migrations; returns each one applied, oldest first, as
-    ``"<revision>: <its title>"``."""
+    ``"<revision>: <its title>"``. ``keys`` gives the service's keys, asked for only by a
+    migration that seals rows already stored (a database without such rows needs none)."""
     before = await current_revision(engine)
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+        await conn.run_sync(lambda sync: command.upgrade(_config(sync, keys), revision))
     applied = list(_scripts().iterate_revisions(revision, before))
     return [f"{r.revision}: {_title(r.doc)}" for r in reversed(applied)]
 

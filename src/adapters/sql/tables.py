@@ -57,6 +57,7 @@ api_keys = sa.Table(
     ),
     sa.Column("key_hash", sa.LargeBinary(32), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("seal", sa.Text(), nullable=True),  # application.integrity; NULL is refused
 )
 
 credentials = sa.Table(
@@ -90,6 +91,7 @@ hubs = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("allowed_origins", sa.JSON(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 connectors = sa.Table(
@@ -107,6 +109,7 @@ connectors = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("issuer", sa.String(2048), nullable=True),
     sa.Column("iss_parameter_supported", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 end_users = sa.Table(
@@ -166,6 +169,7 @@ connections = sa.Table(
     sa.Column("refresh_failures", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("refresh_not_before", UtcDateTime(), nullable=True),
     sa.Column("status_reason", sa.String(64), nullable=True),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 refresh_locks = sa.Table(
@@ -237,6 +241,7 @@ webhooks = sa.Table(
     sa.Column("sealed_previous_secret", sa.Text(), nullable=True),
     sa.Column("previous_secret_until", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 webhook_events = sa.Table(

@@ -5,13 +5,19 @@ from typing import NamedTuple, Protocol
 from domain.state import StateClaims
 
 
+class UndecryptableSecret(Exception):
+    """The envelope is malformed, its key is unknown, or it was altered or moved."""
+
+
 class SecretCipher(Protocol):
     """Authenticated encryption of secrets at rest. ``context`` binds a ciphertext to the row
     it belongs to, so a ciphertext copied onto another row does not decrypt."""
 
     def encrypt(self, plaintext: str, *, context: str) -> str: ...
 
-    def decrypt(self, sealed: str, *, context: str) -> str: ...
+    def decrypt(self, sealed: str, *, context: str) -> str:
+        """Raises ``UndecryptableSecret``."""
+        ...
 
     def current_prefix(self) -> str:
         """Every ciphertext made with the active key starts with this, and no other does."""

@@ -39,8 +39,8 @@ class OrganisationRepository(Protocol):
 class ApiKeyRepository(Protocol):
     async def add(self, api_key: ApiKey) -> None: ...
 
-    async def organisation_for(self, key_hash: bytes) -> str | None:
-        """The organisation owning the key with this hash, if any."""
+    async def find(self, key_hash: bytes) -> ApiKey | None:
+        """The key with this hash, if any."""
         ...
 
     async def delete(self, key_hash: bytes) -> bool: ...
@@ -155,7 +155,9 @@ class ClaimedDelivery:
     delivery_id: str
     attempts: int  # made before this one
     webhook_id: str
+    organisation_id: str
     url: str
+    seal: str | None  # the webhook's (application.integrity)
     sealed_secret: str
     sealed_previous_secret: str | None
     previous_secret_until: datetime | None
@@ -270,9 +272,10 @@ class ConnectionRepository(Protocol):
         ...
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens
+        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
     ) -> bool:
-        """The end user connected again: replace the credential and tokens in one write, make
+        """The end user connected again: replace the credential, its seal and the tokens in
+        one write, make
         the connection active with no reason, reset the failure count, and raise the token
         version by one (a refresh still in flight then writes nothing). ``False`` when the
         connection no longer exists."""
@@ -332,6 +335,12 @@ class SealedKind(StrEnum):
     REFRESH_TOKEN = "refresh_token"
     WEBHOOK_SECRET = "webhook_secret"
     WEBHOOK_PREVIOUS_SECRET = "webhook_previous_secret"
+    # The seals of application.integrity: encrypted, so they rotate with the rest.
+    API_KEY_SEAL = "api_key_seal"
+    HUB_SEAL = "hub_seal"
+    CONNECTOR_SEAL = "connector_seal"
+    CONNECTION_SEAL = "connection_seal"
+    WEBHOOK_SEAL = "webhook_seal"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from adapters.bootstrap import create_app
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from tests.conftest import SQL_BACKENDS, migrated_backend
 
@@ -46,7 +47,7 @@ class Api:
         return self.settings.public_url + self.callback_path
 
     async def new_organisation(self, name: str) -> tuple[str, str]:
-        created = await create_organisation(self._storage)(name)
+        created = await create_organisation(self._storage, AesGcmSecretCipher(self.keyring))(name)
         return created.organisation.id, created.api_key
 
     _storage: Any = None
@@ -58,7 +59,7 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
     settings = Settings(database_url="unused://", public_url="https://connect.example.org")
     keyring = Keyring.parse(generate_key_spec())
     async with migrated_backend(request.param, tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
         app = create_app(settings, backend=backend, keyring=keyring)
         async with AsyncTestClient(app) as client:
             result = Api(client, keyring, settings, created.organisation.id, created.api_key)

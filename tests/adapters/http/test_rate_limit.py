@@ -6,6 +6,7 @@ from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.http.rate_limit import RateLimiter, TooManyRequests
 from adapters.settings import Settings
 
@@ -39,9 +40,10 @@ async def test_a_key_over_its_limit_gets_429_on_every_route_including_initialise
         {"EMBED_OAUTH_DATABASE_URL": "memory://", "EMBED_OAUTH_RATE_LIMIT_PER_MINUTE": "5"}
     )
     backend = open_backend("memory://")
-    first = await create_organisation(backend.storage)("A")
-    second = await create_organisation(backend.storage)("B")
-    app = create_app(settings, backend=backend, keyring=Keyring.parse(generate_key_spec()))
+    keyring = Keyring.parse(generate_key_spec())
+    first = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("A")
+    second = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("B")
+    app = create_app(settings, backend=backend, keyring=keyring)
     headers = {"Authorization": f"Bearer {first.api_key}"}
     async with AsyncTestClient(app) as client:
         credential = await client.post(

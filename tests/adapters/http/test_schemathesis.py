@@ -21,6 +21,7 @@ from adapters.bootstrap import create_app
 from adapters.composition.backends import Backend
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from adapters.sql import schema as migrations
 from adapters.sql.engine import create_engine
@@ -43,16 +44,20 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
     path: Path = tmp_path_factory.mktemp("schemathesis") / "st.sqlite3"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
 
+    keyring = Keyring.parse(generate_key_spec())
+
     async def prepare() -> str:
         await migrations.upgrade(engine)
-        created = await create_organisation(sql_storage(engine))("Fuzz")
+        created = await create_organisation(sql_storage(engine), AesGcmSecretCipher(keyring))(
+            "Fuzz"
+        )
         return created.api_key
 
     key = asyncio.run(prepare())
     app = create_app(
         Settings(database_url="unused://"),
         backend=Backend(sql_storage(engine)),
-        keyring=Keyring.parse(generate_key_spec()),
+        keyring=keyring,
     )
     return app, key
 

@@ -15,6 +15,7 @@ from adapters.bootstrap import create_app
 from adapters.composition.backends import Backend
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring, generate_key_spec
+from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from adapters.sql import schema
 from adapters.sql.engine import create_engine
@@ -27,8 +28,9 @@ from tests.support.tcp_proxy import TcpProxy
 async def test_a_locked_sqlite_database_answers_503_then_recovers(tmp_path: Path) -> None:
     settings = Settings(database_url="unused://")
     async with migrated_backend("sqlite", tmp_path) as backend:
-        created = await create_organisation(backend.storage)("Acme")
-        app = create_app(settings, backend=backend, keyring=Keyring.parse(generate_key_spec()))
+        keyring = Keyring.parse(generate_key_spec())
+        created = await create_organisation(backend.storage, AesGcmSecretCipher(keyring))("Acme")
+        app = create_app(settings, backend=backend, keyring=keyring)
         headers = {"Authorization": f"Bearer {created.api_key}"}
         body = {"name": "c", "clientId": "cid", "clientSecret": "s"}
         async with AsyncTestClient(app) as client:
@@ -81,6 +83,7 @@ class ProxiedPostgres:
     url: str
     organisation_id: str
     api_key: str
+    keyring: Keyring
 
 
 @pytest.fixture
@@ -91,10 +94,11 @@ async def proxied_postgres(fresh_postgres_database: str) -> AsyncIterator[Proxie
     url = real.set(port=proxy.port).render_as_string(hide_password=False)
     engine = create_engine(url)
     await schema.upgrade(engine)
-    created = await create_organisation(sql_storage(engine))("Acme")
+    keyring = Keyring.parse(generate_key_spec())
+    created = await create_organisation(sql_storage(engine), AesGcmSecretCipher(keyring))("Acme")
     await engine.dispose()
     try:
-        yield ProxiedPostgres(proxy, url, created.organisation.id, created.api_key)
+        yield ProxiedPostgres(proxy, url, created.organisation.id, created.api_key, keyring)
     finally:
         proxy.close()
 
@@ -105,9 +109,7 @@ async def test_postgresql_going_down_and_back_up_needs_no_restart(
     proxied_postgres: ProxiedPostgres,
 ) -> None:
     proxy, url = proxied_postgres.proxy, proxied_postgres.url
-    app = create_app(
-        Settings(database_url=url, cache_seconds=0), keyring=Keyring.parse(generate_key_spec())
-    )
+    app = create_app(Settings(database_url=url, cache_seconds=0), keyring=proxied_postgres.keyring)
     headers = {"Authorization": f"Bearer {proxied_postgres.api_key}"}
     async with AsyncTestClient(app) as client:
         assert (await client.get("/hubs", headers=headers)).status_code == 200
@@ -138,11 +140,12 @@ async def test_initialise_on_cold_caches_with_sqlite_gone_answers_503(tmp_path: 
     folder = tmp_path / "db"
     engine = create_engine(f"sqlite+aiosqlite:///{folder / 'test.sqlite3'}")
     await schema.upgrade(engine)
-    created = await create_organisation(sql_storage(engine))("Acme")
+    keyring = Keyring.parse(generate_key_spec())
+    created = await create_organisation(sql_storage(engine), AesGcmSecretCipher(keyring))("Acme")
     app = create_app(
         Settings(database_url="unused://"),
         backend=Backend(sql_storage(engine), engine.dispose),
-        keyring=Keyring.parse(generate_key_spec()),
+        keyring=keyring,
     )
     headers = {"Authorization": f"Bearer {created.api_key}"}
     body = initialise_body(created.organisation.id)
@@ -163,9 +166,7 @@ async def test_initialise_on_cold_caches_with_sqlite_gone_answers_503(tmp_path: 
 async def test_initialise_on_cold_caches_with_postgresql_down_answers_503(
     proxied_postgres: ProxiedPostgres,
 ) -> None:
-    app = create_app(
-        Settings(database_url=proxied_postgres.url), keyring=Keyring.parse(generate_key_spec())
-    )
+    app = create_app(Settings(database_url=proxied_postgres.url), keyring=proxied_postgres.keyring)
     headers = {"Authorization": f"Bearer {proxied_postgres.api_key}"}
     body = initialise_body(proxied_postgres.organisation_id)
     async with AsyncTestClient(app) as client:

@@ -1,0 +1,217 @@
+"""Someone who can write to the SQLite file but has not got the keys: each change below is
+made to the file behind the running service (no caches, so it is read at once), and no
+secret, token or event leaves for where the change points.
+
+The tests' real authorization server issues the tokens; the attacker's server is a real
+HTTP receiver on loopback that records whatever reaches it.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_oauth_flow import APP_ORIGIN, Flow, consent, running_flow, running_provider
+from tests.support.oauth_provider import RunningProvider
+from tests.support.webhook_receiver import Receiver, RunningReceiver
+
+__all__ = ["running_provider"]
+
+
+@pytest.fixture
+async def flow(running_provider: RunningProvider, tmp_path: Path) -> AsyncIterator[Flow]:
+    async with running_flow(
+        "sqlite", tmp_path, running_provider, cache_seconds=0, webhook_retry_seconds=(1, 1)
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def attacker() -> Iterator[Receiver]:
+    running = RunningReceiver()
+    yield running.receiver
+    running.stop()
+
+
+def tamper(flow: Flow, statement: str, *params: object) -> None:
+    assert flow.db_path is not None
+    with sqlite3.connect(flow.db_path) as db:
+        assert db.execute(statement, params).rowcount == 1
+
+
+def refused(caplog: pytest.LogCaptureFixture, table: str) -> bool:
+    """The service logged the refusal, naming what failed."""
+    return any(
+        r.levelno == logging.ERROR and f"stored {table}" in r.getMessage()
+        for r in caplog.records
+        if "integrity check" in r.getMessage()
+    )
+
+
+async def connected(flow: Flow, expires_in: int = 120) -> tuple[dict[str, str], str]:
+    flow.provider.expires_in = expires_in
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
+    returned = await asyncio.to_thread(consent, await flow.initialise(ids))
+    created = await flow.connect(ids, returned["code"], returned["state"])
+    assert created.status_code == 201, created.text
+    return ids, str(created.json()["id"])
+
+
+async def test_a_planted_api_key_hash_matches_nothing(flow: Flow) -> None:
+    planted = "eo_" + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(planted.encode()).digest()
+    # Even with a real row's seal copied onto it: the seal names the hash it was made for.
+    tamper(
+        flow,
+        "INSERT INTO api_keys (id, organisation_id, key_hash, created_at, seal) "
+        "SELECT ?, organisation_id, ?, created_at, seal FROM api_keys WHERE organisation_id = ?",
+        "01900000-0000-7000-8000-00000000beef",
+        digest,
+        flow.organisation_id,
+    )
+    assert (await flow.client.get("/hubs", headers=flow.auth)).status_code == 200
+    answer = await flow.client.get("/hubs", headers={"Authorization": f"Bearer {planted}"})
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "unauthenticated"
+
+
+async def test_a_key_moved_to_another_organisation_acts_for_neither(flow: Flow) -> None:
+    _, b_key = await flow.new_organisation("B")
+    b_auth = {"Authorization": f"Bearer {b_key}"}
+    assert (await flow.client.get("/hubs", headers=b_auth)).status_code == 200
+    tamper(
+        flow,
+        "UPDATE api_keys SET organisation_id = ? WHERE key_hash = ?",
+        flow.organisation_id,
+        hashlib.sha256(b_key.encode()).digest(),
+    )
+    assert (await flow.client.get("/hubs", headers=b_auth)).status_code == 401
+
+
+async def test_a_changed_token_url_gets_no_refresh_token_or_client_secret(
+    flow: Flow, attacker: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids, connection_id = await connected(flow)
+    tamper(flow, "UPDATE connectors SET token_url = ? WHERE id = ?", attacker.url, ids["connector"])
+    before = len(flow.provider.refresh_requests())
+    flow.clock.offset += timedelta(seconds=61)  # due for a refresh
+    answer = await flow.client.post(f"/connections/{connection_id}/access-token", headers=flow.auth)
+    assert answer.status_code == 500
+    assert answer.json()["code"] == "integrity_check_failed"
+    assert "accessToken" not in answer.json()
+    await asyncio.sleep(0.2)
+    assert attacker.received == []
+    assert len(flow.provider.refresh_requests()) == before
+    assert refused(caplog, "connector")
+
+
+async def test_a_changed_token_url_gets_no_code_either(
+    flow: Flow, attacker: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
+    returned = await asyncio.to_thread(consent, await flow.initialise(ids))
+    tamper(flow, "UPDATE connectors SET token_url = ? WHERE id = ?", attacker.url, ids["connector"])
+    page = await flow.client.get(flow.callback_path, params=returned)
+    assert "integrity check" in page.text
+    assert returned["code"] not in page.text
+    created = await flow.connect(ids, returned["code"], returned["state"])
+    assert created.status_code == 500
+    assert created.json()["code"] == "integrity_check_failed"
+    await asyncio.sleep(0.2)
+    assert attacker.received == []
+    assert refused(caplog, "connector")
+
+
+async def test_an_added_hub_origin_is_not_trusted(flow: Flow) -> None:
+    ids = await flow.connector(flow.provider.register(flow.redirect_uri))
+    path = f"/embed/{ids['hub']}/connector/{ids['connector']}/oauth2/initialise"
+
+    async def allowed(origin: str) -> str | None:
+        preflight = await flow.client.options(
+            path, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+        )
+        origin_header: str | None = preflight.headers.get("access-control-allow-origin")
+        return origin_header
+
+    assert await allowed(APP_ORIGIN) == APP_ORIGIN
+    evil = "https://evil.example"
+    tamper(
+        flow,
+        "UPDATE hubs SET allowed_origins = ? WHERE id = ?",
+        json.dumps([APP_ORIGIN, evil]),
+        ids["hub"],
+    )
+    assert await allowed(evil) is None
+    assert await allowed(APP_ORIGIN) is None  # the hub as a whole is refused
+    returned = await asyncio.to_thread(consent, await flow.initialise(ids))
+    page = await flow.client.get(flow.callback_path, params=returned)
+    assert evil not in page.text
+    assert returned["code"] not in page.text
+
+
+async def test_a_changed_webhook_url_gets_no_event(
+    flow: Flow, attacker: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    legitimate = RunningReceiver()
+    try:
+        hook = (await flow.post("/webhooks", {"url": legitimate.receiver.url})).json()
+        tamper(flow, "UPDATE webhooks SET url = ? WHERE id = ?", attacker.url, hook["id"])
+        await connected(flow)  # announces connection.created
+        deliveries: list[dict[str, Any]] = []
+        for _ in range(60):
+            await asyncio.sleep(0.1)
+            listed = await flow.client.get(f"/webhooks/{hook['id']}/deliveries", headers=flow.auth)
+            deliveries = listed.json()["items"]
+            if deliveries and deliveries[0]["attempts"] >= 1:
+                break
+        assert deliveries, "no delivery was attempted"
+        assert "integrity check" in (deliveries[0]["lastError"] or "")
+        assert attacker.received == []
+        assert legitimate.receiver.received == []
+        assert refused(caplog, "webhook")
+    finally:
+        legitimate.stop()
+
+
+async def test_a_connection_moved_to_another_organisation_gives_it_no_token(
+    flow: Flow, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, connection_id = await connected(flow)
+    b_id, b_key = await flow.new_organisation("B")
+    tamper(flow, "UPDATE connections SET organisation_id = ? WHERE id = ?", b_id, connection_id)
+    answer = await flow.client.post(
+        f"/connections/{connection_id}/access-token",
+        headers={"Authorization": f"Bearer {b_key}"},
+    )
+    assert answer.status_code == 500
+    assert answer.json()["code"] == "integrity_check_failed"
+    assert refused(caplog, "connection")
+
+
+async def test_a_connection_switched_to_another_credential_is_not_refreshed(
+    flow: Flow, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, connection_id = await connected(flow)
+    other = await flow.post(
+        "/credentials", {"name": "other", "clientId": "attacker-client", "clientSecret": "x"}
+    )
+    tamper(
+        flow,
+        "UPDATE connections SET credential_id = ? WHERE id = ?",
+        other.json()["id"],
+        connection_id,
+    )
+    before = len(flow.provider.token_requests)
+    flow.clock.offset += timedelta(seconds=61)
+    answer = await flow.client.post(f"/connections/{connection_id}/access-token", headers=flow.auth)
+    assert answer.status_code == 500
+    assert len(flow.provider.token_requests) == before
+    assert refused(caplog, "connection")
