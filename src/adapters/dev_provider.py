@@ -3,9 +3,10 @@ built with Authlib (``embed-oauth dev-provider``; development only).
 
 It runs on loopback in a thread. It has a login and consent page, the authorization-code
 grant (with PKCE when the client sends a challenge), refresh tokens with rotation, both client
-authentication methods, its metadata (RFC 8414), and optionally ``iss`` in its authorization
-responses (RFC 9207). It records every token request, and its faults can be switched on
-(slow answers, refusals, grants revoked on reuse) to see how the service copes.
+authentication methods, token revocation (RFC 7009), its metadata (RFC 8414), and optionally
+``iss`` in its authorization responses (RFC 9207). It records every token request, and its
+faults can be switched on (slow answers, refusals, grants revoked on reuse, a failing
+revocation) to see how the service copes.
 
 Flask and Authlib come with the ``dev`` extra, not with the service.
 """
@@ -15,13 +16,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, Response, request
 from markupsafe import escape
@@ -58,7 +60,7 @@ class Client:
         return secrets.compare_digest(client_secret, self.client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint != "token" or method == self.auth_method
+        return endpoint not in ("token", "revocation") or method == self.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -146,6 +148,9 @@ class Provider:
     refresh_faults: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     # Rotate, then wait this long before answering: a response the caller may never read.
     delay_after_refresh: float = 0.0
+    # Revocation answers this status instead of revoking (200: it works).
+    revocation_status: int = 200
+    revocation_requests: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def issuer(self) -> str:
@@ -158,6 +163,10 @@ class Provider:
     @property
     def token_url(self) -> str:
         return f"{self.base_url}/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return f"{self.base_url}/revoke"
 
     def register(
         self,
@@ -254,6 +263,28 @@ _LOGIN_PAGE = """<!doctype html><html><head><title>Test provider: sign in</title
 </form></body></html>"""
 
 
+def _revocation(provider: Provider) -> type[RevocationEndpoint]:
+    class Revocation(RevocationEndpoint):
+        CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+        def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+            for token in provider.tokens.values():
+                if token_string in (token.access_token, token.refresh_token):
+                    return token
+            return None
+
+        def revoke_token(self, token: Token, request: Any) -> None:
+            """A refresh token takes its grant's access tokens with it (RFC 7009 §2.1)."""
+            token.revoked = True
+            if request.form.get("token") == token.refresh_token:
+                provider.revoked_grants.append(token.grant)
+                for other in provider.tokens.values():
+                    if other.grant == token.grant:
+                        other.revoked = True
+
+    return Revocation
+
+
 def create_provider_app(provider: Provider) -> Flask:
     app = Flask("test-provider")
 
@@ -277,6 +308,7 @@ def create_provider_app(provider: Provider) -> Flask:
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_grant(_code_grant(provider), [CodeChallenge(required=False)])
     server.register_grant(_refresh_grant(provider))
+    server.register_endpoint(_revocation(provider))
     server.register_token_generator(
         "default",
         BearerTokenGenerator(
@@ -319,12 +351,21 @@ def create_provider_app(provider: Provider) -> Flask:
             "issuer": provider.issuer,
             "authorization_endpoint": provider.authorize_url,
             "token_endpoint": provider.token_url,
+            "revocation_endpoint": provider.revocation_url,
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": Client("", "", "", "").scope.split(),
         }
+
+    @app.route("/revoke", methods=["POST"])
+    def revoke() -> Any:
+        with provider.lock:
+            provider.revocation_requests.append(dict(request.form))
+        if provider.revocation_status != 200:
+            return Response("unavailable", status=provider.revocation_status)
+        return server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
 
     @app.route("/token", methods=["POST"])
     def token() -> Any:
