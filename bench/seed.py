@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.catalogue.packaged import PackagedCatalogue
 from adapters.composition.services import create_organisation
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
@@ -50,7 +51,12 @@ async def seed_objects(engine: AsyncEngine, keyring: Keyring) -> Seeded:
     )
     hub = await ManageHubs(storage.hubs, clock, random, cipher).create(org, NewHub("bench", []))
     connector = await ManageConnectors(
-        storage.hubs, storage.connectors, clock, random, cipher=cipher
+        storage.hubs,
+        storage.connectors,
+        clock,
+        random,
+        cipher=cipher,
+        catalogue=PackagedCatalogue.load(),
     ).create(
         org, hub.id, NewConnector(name="bench", token_url="https://provider.example.com/token")
     )

@@ -39,6 +39,8 @@ export interface Connection {
   lastRefreshedAt: string | null;
   refreshFailures: number;
   statusReason: string | null;
+  /** What the connector keeps from the token response and the callback (never a secret). */
+  metadata: Record<string, string>;
 }
 
 export interface EmbedOAuthOptions {

@@ -96,11 +96,11 @@ export class EmbedOAuth {
     const state = new URL(url).searchParams.get("state");
     popup.location.href = url;
     const result = await this._callback(popup, state);
-    return this._request("POST", this._userPath(), {
-      connectorId: options.connectorId,
-      code: result.code,
-      state: result.state,
-    });
+    const connection = { connectorId: options.connectorId, code: result.code, state: result.state };
+    if (result.callbackParams && typeof result.callbackParams === "object") {
+      connection.callbackParams = result.callbackParams; // e.g. QuickBooks' realmId
+    }
+    return this._request("POST", this._userPath(), connection);
   }
 
   /** The end user's connections in this hub, every page of them. */

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from litestar import Litestar
 
 from adapters.cache import CacheGroup
+from adapters.catalogue.packaged import PackagedCatalogue
 from adapters.composition.backends import Backend, open_backend
 from adapters.composition.jobs import every
 from adapters.composition.keys import keyring_reloader, load_keyring
@@ -77,6 +78,7 @@ def create_app(
         token_hasher=HmacTokenHasher(keyring),
         webhook_sender=sender,
         event_encoder=JsonEventEncoder(),
+        catalogue=PackagedCatalogue.load(),  # checked now: a broken entry stops the start
     )
     purge = PurgeExpired(
         used_states=backend.storage.used_states,

@@ -348,9 +348,16 @@ class CachedConnections:
         return written
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
+        self,
+        connection_id: str,
+        credential_id: str,
+        tokens: ConnectionTokens,
+        seal: str,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> bool:
-        written = await self._inner.reauthorise(connection_id, credential_id, tokens, seal)
+        written = await self._inner.reauthorise(
+            connection_id, credential_id, tokens, seal, metadata
+        )
         self._group.invalidate_tag(("connection", connection_id))
         return written
 
@@ -458,10 +465,15 @@ class _TouchedConnections:
         )
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
+        self,
+        connection_id: str,
+        credential_id: str,
+        tokens: ConnectionTokens,
+        seal: str,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> bool:
         self._touched.append(("connection", connection_id))
-        return await self._inner.reauthorise(connection_id, credential_id, tokens, seal)
+        return await self._inner.reauthorise(connection_id, credential_id, tokens, seal, metadata)
 
     async def record_refresh_failure(
         self, connection_id: str, *, failures: int, not_before: datetime

@@ -57,6 +57,9 @@ CODE_EXCHANGES = Counter(
     "embed_oauth_code_exchanges_total", "Authorization code exchanges", ["outcome"]
 )
 REFRESHES = Counter("embed_oauth_refreshes_total", "Refresh-token grants", ["outcome"])
+REVOCATIONS = Counter(
+    "embed_oauth_revocations_total", "RFC 7009 token revocations at deletion", ["outcome"]
+)
 PROVIDER_LATENCY = Histogram(
     "embed_oauth_provider_request_duration_seconds",
     "Token endpoint latency",
@@ -283,13 +286,15 @@ class RequestObserver:
 
 
 class InstrumentedTokenEndpoint:
-    """Counts code exchanges and refreshes by outcome, and times the provider."""
+    """Counts code exchanges, refreshes and revocations by outcome, and times the
+    provider."""
 
     def __init__(self, inner: TokenEndpoint) -> None:
         self._inner = inner
 
     async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
-        grant_type = dict(request.form).get("grant_type", "other")
+        form = dict(request.form)
+        grant_type = form.get("grant_type") or ("revocation" if "token" in form else "other")
         started = time.perf_counter()
         outcome = "failed"
         try:
@@ -308,6 +313,8 @@ class InstrumentedTokenEndpoint:
                 CODE_EXCHANGES.labels(outcome).inc()
             elif grant_type == "refresh_token":
                 REFRESHES.labels(outcome).inc()
+            elif grant_type == "revocation":
+                REVOCATIONS.labels(outcome).inc()
 
 
 def observe_delivery_round(round_: DeliveryRound, now: datetime) -> None:

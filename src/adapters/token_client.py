@@ -6,14 +6,14 @@ import json
 import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 
 from adapters.outbound import Refused, Target, public_target
 from application.errors import ProviderTimeout, ProviderUnavailable
 from application.ports.provider import TokenEndpointAnswer, TokenRequest
-from domain.model import TokenAuthMethod
+from domain.model import TokenAuthMethod, TokenRequestFormat
 
 MAX_RESPONSE_BYTES = 256 * 1024
 
@@ -25,8 +25,9 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
 
 
 class HttpxTokenEndpoint:
-    """Form-encoded POSTs, ``Accept: application/json``, no redirects followed, a cap on the
-    response size, and a total deadline on top of httpx's connect and read timeouts."""
+    """Form-encoded (or JSON) POSTs, ``Accept: application/json``, no redirects followed, a
+    cap on the response size, and a total deadline on top of httpx's connect and read
+    timeouts."""
 
     def __init__(
         self,
@@ -56,19 +57,29 @@ class HttpxTokenEndpoint:
         await self._client.aclose()
 
     async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
+        """The client authenticates as its method says: HTTP Basic, in the body, or not at
+        all (``none``: a public client sends only its ``client_id``)."""
         form = list(request.form)
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        headers: dict[str, str] = {}
         if request.auth_method is TokenAuthMethod.CLIENT_SECRET_BASIC:
             headers["Authorization"] = basic_authorization(request.client_id, request.client_secret)
-        else:
+        elif request.auth_method is TokenAuthMethod.CLIENT_SECRET_POST:
             form += [("client_id", request.client_id), ("client_secret", request.client_secret)]
+        else:
+            form.append(("client_id", request.client_id))
+        if request.body_format is TokenRequestFormat.JSON:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(dict(form)).encode()
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            content = urlencode(form).encode()
         try:
             async with asyncio.timeout(self._total_timeout):
                 if self._allow_private:
-                    return await self._send(request.token_url, form, headers)
+                    return await self._send(request.token_url, content, headers)
                 target = await self._checked(request.token_url)
                 return await self._send(
-                    target.url, form, {**headers, **target.headers}, target.extensions
+                    target.url, content, {**headers, **target.headers}, target.extensions
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ProviderTimeout("The provider's token endpoint did not answer in time.") from exc
@@ -86,12 +97,12 @@ class HttpxTokenEndpoint:
     async def _send(
         self,
         url: str,
-        form: list[tuple[str, str]],
+        content: bytes,
         headers: dict[str, str],
         extensions: dict[str, str] | None = None,
     ) -> TokenEndpointAnswer:
         async with self._client.stream(
-            "POST", url, data=dict(form), headers=headers, extensions=extensions
+            "POST", url, content=content, headers=headers, extensions=extensions
         ) as response:
             body = bytearray()
             async for chunk in response.aiter_bytes():

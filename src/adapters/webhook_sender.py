@@ -77,8 +77,9 @@ class HttpxWebhookSender:
             return SendResult(answer.status_code, excerpt(read.decode("utf-8", "replace")))
 
 
-class _Data(msgspec.Struct):
+class _Data(msgspec.Struct, omit_defaults=True):
     connection: ConnectionRead
+    revoked: bool | None = None
 
 
 class _Event(msgspec.Struct):
@@ -91,6 +92,13 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class JsonEventEncoder:
-    def encode(self, event_type: str, timestamp: datetime, connection: Connection) -> bytes:
+    def encode(
+        self,
+        event_type: str,
+        timestamp: datetime,
+        connection: Connection,
+        revoked: bool | None = None,
+    ) -> bytes:
         when = timestamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        return _ENCODER.encode(_Event(event_type, when, _Data(connection_read(connection))))
+        data = _Data(connection_read(connection), revoked)
+        return _ENCODER.encode(_Event(event_type, when, data))

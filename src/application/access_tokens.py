@@ -225,7 +225,7 @@ class GetAccessToken:
             stored.sealed_refresh_token, context=refresh_token_context(connection.id)
         )
         try:
-            tokens = await obtain_tokens(
+            tokens, _ = await obtain_tokens(
                 self._token_endpoint,
                 token_request(
                     connector,
@@ -234,7 +234,7 @@ class GetAccessToken:
                     (("grant_type", "refresh_token"), ("refresh_token", refresh_token)),
                 ),
                 requested_scopes=stored.scopes,
-                separator=connector.scope_separator,
+                connector=connector,
                 now=now,
             )
         except ProviderRejected as exc:

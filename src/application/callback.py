@@ -35,6 +35,9 @@ class CallbackResult:
     message: dict[str, str] = field(default_factory=dict)
     # On success the page adds the code from its own URL: the response never contains it.
     code_from_url: bool = False
+    # On success the page also passes on these query parameters of its URL (the connector's
+    # callbackParams) as ``callbackParams``.
+    params_from_url: tuple[str, ...] = ()
 
 
 class HandleCallback:
@@ -124,4 +127,5 @@ class HandleCallback:
             hub.allowed_origins,
             {"state": params.state},
             code_from_url=True,
+            params_from_url=connector.settings.callback_params,
         )

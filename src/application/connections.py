@@ -1,9 +1,12 @@
 """Connections: the code exchange that creates one, and reading, listing and deleting them."""
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 
 from application.callers import Caller, check_connector, check_hub, check_user, sees_connection
-from application.errors import NotFound
+from application.errors import NotFound, ProviderTimeout, ProviderUnavailable
 from application.events import Announcer
 from application.identity import new_id
 from application.integrity import check_record, seal_of, sealed
@@ -20,13 +23,15 @@ from application.ports.system import Clock, RandomSource
 from application.states import InvalidState, RedeemState, StateScope
 from application.token_grants import obtain_tokens, token_request
 from application.validation import MAX_NAME_LENGTH, check_user_id
-from domain.errors import FieldErrors
+from domain.errors import FieldError, FieldErrors, InvalidInput
 from domain.model import Connection, ConnectionStatus, ConnectionTokens, Hub
+from domain.provider_settings import pick_metadata
 from domain.redirect_uri import redirect_uri
 from domain.tokens import TokenSet
 from domain.webhooks import EventType
 
 MAX_CODE_LENGTH = 4096
+log = logging.getLogger("embed_oauth.connections")
 
 
 def access_token_context(connection_id: str) -> str:
@@ -71,6 +76,9 @@ class NewConnection:
     code: str
     state: str
     name: str | None = None
+    # The callback's query parameters the page passed on; the connector's callbackParams
+    # are kept from them.
+    callback_params: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
 class CreateConnection:
@@ -150,6 +158,14 @@ class CreateConnection:
         connector = await self._connectors.get(hub.id, new.connector_id)
         if connector is None:
             raise NotFound("connector", field="connectorId")
+        from_callback, missing = pick_metadata(
+            new.callback_params, connector.settings.callback_params
+        )
+        if missing:  # refused before the state is spent
+            raise InvalidInput(
+                "The connector keeps callback parameters the request did not pass on.",
+                [FieldError(f"callbackParams.{name}", "is required") for name in missing],
+            )
         opened = await self._states.redeem(
             new.state, StateScope(organisation_id, hub.id, connector.id, new.user_id)
         )
@@ -168,16 +184,23 @@ class CreateConnection:
         ]
         if connector.pkce:
             form.append(("code_verifier", opened.pkce_verifier))
-        tokens = await obtain_tokens(
+        tokens, response = await obtain_tokens(
             self._token_endpoint,
             token_request(connector, credential, self._cipher, tuple(form)),
             requested_scopes=claims.scopes,
-            separator=connector.scope_separator,
+            connector=connector,
             now=self._clock.now(),
         )
+        from_response, absent = pick_metadata(response, connector.settings.metadata_fields)
+        if absent:
+            raise ProviderUnavailable(
+                "The provider's token response lacks what this connector keeps: "
+                f"{', '.join(absent)}."
+            )
+        metadata = from_response + from_callback
         if claims.connection_id is not None:
             return await self._reauthorise(
-                claims.connection_id, organisation_id, credential.id, tokens
+                claims.connection_id, organisation_id, credential.id, tokens, metadata
             )
         connection_id, now = new_id(self._clock, self._random)
         connection = Connection(
@@ -191,6 +214,7 @@ class CreateConnection:
             tokens=seal_tokens(self._cipher, connection_id, tokens),
             status=ConnectionStatus.ACTIVE,
             created_at=now,
+            metadata=metadata,
         )
         connection = sealed(self._cipher, connection)
         async with self._unit_of_work.begin() as tx:
@@ -199,7 +223,12 @@ class CreateConnection:
         return connection
 
     async def _reauthorise(
-        self, connection_id: str, organisation_id: str, credential_id: str, tokens: TokenSet
+        self,
+        connection_id: str,
+        organisation_id: str,
+        credential_id: str,
+        tokens: TokenSet,
+        metadata: tuple[tuple[str, str], ...],
     ) -> Connection:
         """The connection's seal is checked, then renewed for its new credential."""
         new_tokens = seal_tokens(self._cipher, connection_id, tokens)
@@ -209,7 +238,9 @@ class CreateConnection:
                 raise NotFound("connection")
             check_record(self._cipher, current)
             seal = seal_of(self._cipher, replace(current, credential_id=credential_id))
-            if not await tx.connections.reauthorise(connection_id, credential_id, new_tokens, seal):
+            if not await tx.connections.reauthorise(
+                connection_id, credential_id, new_tokens, seal, metadata
+            ):
                 raise NotFound("connection")
             connection = await tx.connections.get(organisation_id, connection_id)
             if connection is None:
@@ -228,11 +259,13 @@ class ManageConnections:
         connections: ConnectionRepository,
         unit_of_work: UnitOfWork,
         announce: Announcer,
+        revoke: "RevokeTokens",
     ) -> None:
         self._hubs = hubs
         self._connections = connections
         self._unit_of_work = unit_of_work
         self._announce = announce
+        self._revoke = revoke
 
     async def _hub(self, organisation_id: str, hub_id: str) -> Hub:
         hub = await self._hubs.get(organisation_id, hub_id)
@@ -249,16 +282,80 @@ class ManageConnections:
     async def get(self, caller: Caller, connection_id: str) -> Connection:
         return _visible(caller, await self._connections.get(caller.organisation_id, connection_id))
 
-    async def delete(self, caller: Caller, connection_id: str) -> None:
-        """The connection goes with its tokens, and ``connection.deleted`` is announced in
-        the same transaction."""
+    async def delete(self, caller: Caller, connection_id: str) -> bool | None:
+        """The tokens are first revoked at the provider when its connector has a revocation
+        URL (whatever the outcome, the deletion goes on); then the connection goes with its
+        tokens, and ``connection.deleted`` (with ``revoked``) is announced in the same
+        transaction. Returns whether the revocation succeeded (``None``: none was tried)."""
+        connection = _visible(
+            caller, await self._connections.get(caller.organisation_id, connection_id)
+        )
+        revoked = await self._revoke(connection)
         async with self._unit_of_work.begin() as tx:
-            connection = _visible(
-                caller, await tx.connections.get(caller.organisation_id, connection_id)
-            )
             if not await tx.connections.delete(caller.organisation_id, connection_id):
                 raise NotFound("connection")
-            await self._announce(tx, EventType.CONNECTION_DELETED, connection)
+            await self._announce(tx, EventType.CONNECTION_DELETED, connection, revoked=revoked)
+        return revoked
+
+
+class RevokeTokens:
+    """RFC 7009 at the connector's revocation URL: the refresh token first (a provider
+    revokes the grant's access tokens with it, §2.1), then the access token, with the
+    connector's client authentication and within the token timeout. A failure is logged and
+    reported, never raised: deleting a connection must not depend on the provider."""
+
+    def __init__(
+        self,
+        *,
+        connectors: ConnectorRepository,
+        credentials: CredentialRepository,
+        cipher: SecretCipher,
+        token_endpoint: TokenEndpoint,
+    ) -> None:
+        self._connectors = connectors
+        self._credentials = credentials
+        self._cipher = cipher
+        self._token_endpoint = token_endpoint
+
+    async def __call__(self, connection: Connection) -> bool | None:
+        connector = await self._connectors.get(connection.hub_id, connection.connector_id)
+        if connector is None or connector.settings.revocation_url is None:
+            return None
+        credential = await self._credentials.get(
+            connection.organisation_id, connection.credential_id
+        )
+        if credential is None:
+            return False
+        check_record(self._cipher, connection)
+        tokens = connection.tokens
+        to_revoke = [
+            (sealed, hint, context(connection.id))
+            for sealed, hint, context in (
+                (tokens.sealed_refresh_token, "refresh_token", refresh_token_context),
+                (tokens.sealed_access_token, "access_token", access_token_context),
+            )
+            if sealed is not None
+        ]
+        revoked = True
+        for sealed_token, hint, context in to_revoke:
+            token = self._cipher.decrypt(sealed_token, context=context)
+            request = token_request(
+                connector, credential, self._cipher, (("token", token), ("token_type_hint", hint))
+            )
+            request = replace(request, token_url=connector.settings.revocation_url)
+            try:
+                answer = await self._token_endpoint.request(request)
+            except (ProviderTimeout, ProviderUnavailable) as exc:
+                log.warning("revoking connection %s's %s failed: %s", connection.id, hint, exc)
+                return False
+            if answer.status != 200:  # RFC 7009 §2.2: 200 whether or not it was valid
+                log.warning(
+                    "revoking connection %s's %s: the provider answered HTTP %d",
+                    connection.id, hint, answer.status,
+                )  # fmt: skip
+                revoked = False
+        log.info("revoked connection %s's tokens: %s", connection.id, revoked)
+        return revoked
 
 
 def _visible(caller: Caller, connection: Connection | None) -> Connection:

@@ -1,29 +1,82 @@
 """Connectors: one provider's token endpoint and habits, inside a hub."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from application.errors import NotFound
 from application.identity import new_id
 from application.integrity import sealed
 from application.ports.crypto import SecretCipher
+from application.ports.provider import ProviderCatalogue
 from application.ports.storage import ConnectorRepository, HubRepository
 from application.ports.system import Clock, RandomSource
 from application.validation import check_name
 from domain.endpoint_url import InvalidEndpointUrl, parse_endpoint_url
 from domain.errors import FieldErrors
-from domain.model import Connector, TokenAuthMethod
+from domain.model import (
+    Connector,
+    OfflineAccess,
+    ProviderSettings,
+    ProviderTemplate,
+    TokenAuthMethod,
+    TokenRequestFormat,
+)
+from domain.prompt import normalise_prompt
+from domain.provider_settings import check_provider_settings
 from domain.scopes import ScopeSeparator
+
+T = TypeVar("T")
+
+
+def pick(given: T | None, kept: T) -> T:
+    return kept if given is None else given
+
+
+@dataclass(frozen=True, slots=True)
+class GivenSettings:
+    """The provider settings a request gave (``None``: not given, so the template's or the
+    default stands)."""
+
+    authorize_url: str | None = None
+    authorize_params: tuple[tuple[str, str], ...] | None = None
+    offline_access: OfflineAccess | None = None
+    default_prompt: str | None = None
+    token_request_format: TokenRequestFormat | None = None
+    token_response_path: str | None = None
+    metadata_fields: tuple[str, ...] | None = None
+    callback_params: tuple[str, ...] | None = None
+    default_expires_in: int | None = None
+    revocation_url: str | None = None
+
+    def over(self, base: ProviderSettings, provider: str | None) -> ProviderSettings:
+        return ProviderSettings(
+            authorize_url=pick(self.authorize_url, base.authorize_url),
+            authorize_params=pick(self.authorize_params, base.authorize_params),
+            offline_access=pick(self.offline_access, base.offline_access),
+            default_prompt=pick(self.default_prompt, base.default_prompt),
+            token_request_format=pick(self.token_request_format, base.token_request_format),
+            token_response_path=pick(self.token_response_path, base.token_response_path),
+            metadata_fields=pick(self.metadata_fields, base.metadata_fields),
+            callback_params=pick(self.callback_params, base.callback_params),
+            default_expires_in=pick(self.default_expires_in, base.default_expires_in),
+            revocation_url=pick(self.revocation_url, base.revocation_url),
+            provider=provider,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class NewConnector:
+    """``provider``: a catalogue entry to start from; every field given wins over it."""
+
     name: str
-    token_url: str
-    scope_separator: ScopeSeparator = ScopeSeparator.SPACE
-    pkce: bool = True
-    token_auth_method: TokenAuthMethod = TokenAuthMethod.CLIENT_SECRET_BASIC
+    token_url: str | None = None
+    provider: str | None = None
+    scope_separator: ScopeSeparator | None = None
+    pkce: bool | None = None
+    token_auth_method: TokenAuthMethod | None = None
     issuer: str | None = None
-    iss_parameter_supported: bool = True
+    iss_parameter_supported: bool | None = None
+    settings: GivenSettings = GivenSettings()
 
 
 class ManageConnectors:
@@ -37,6 +90,7 @@ class ManageConnectors:
         random: RandomSource,
         *,
         cipher: SecretCipher,
+        catalogue: ProviderCatalogue,
         allow_local_providers: bool = True,
     ) -> None:
         """Without ``allow_local_providers`` (production), token URLs and issuers must be
@@ -47,41 +101,61 @@ class ManageConnectors:
         self._clock = clock
         self._random = random
         self._cipher = cipher
+        self._catalogue = catalogue
 
     async def _require_hub(self, organisation_id: str, hub_id: str) -> None:
         if await self._hubs.get(organisation_id, hub_id) is None:
             raise NotFound("hub")
 
     async def create(self, organisation_id: str, hub_id: str, new: NewConnector) -> Connector:
+        """From the catalogue's template when ``provider`` names one, with every given field
+        winning; the result obeys the same rules either way."""
         await self._require_hub(organisation_id, hub_id)
         errors = FieldErrors()
         check_name(errors, new.name)
-        if not new.token_url:
+        template: ProviderTemplate | None = None
+        if new.provider is not None:
+            template = self._catalogue.get(new.provider)
+            if template is None:
+                errors.add("provider", "is not in the catalogue (GET /providers lists it)")
+        base = template or ProviderTemplate("", "", "", "")
+        token_url = new.token_url or base.token_url
+        issuer = pick(new.issuer, base.issuer)
+        settings = new.settings.over(base.settings, new.provider)
+        if not token_url:
             errors.add("tokenUrl", "is required")
         else:
             try:
-                parse_endpoint_url(new.token_url, self._allow_local)
+                parse_endpoint_url(token_url, self._allow_local)
             except InvalidEndpointUrl as exc:
                 errors.add("tokenUrl", str(exc))
-        if new.issuer is not None:
+        if issuer is not None:
             try:
-                if parse_endpoint_url(new.issuer, self._allow_local).query or "?" in new.issuer:
+                if parse_endpoint_url(issuer, self._allow_local).query or "?" in issuer:
                     errors.add("issuer", "must not have a query (RFC 8414 §2)")
             except InvalidEndpointUrl as exc:
                 errors.add("issuer", str(exc))
+        check_provider_settings(settings, errors, allow_loopback_http=self._allow_local)
+        auth_method = pick(new.token_auth_method, base.token_auth_method)
+        pkce = pick(new.pkce, base.pkce)
+        if auth_method is TokenAuthMethod.NONE and not pkce:
+            errors.add("pkce", "must be on for a public client (tokenAuthMethod none)")
         errors.raise_if_any()
+        if settings.default_prompt is not None:
+            settings = replace(settings, default_prompt=normalise_prompt(settings.default_prompt))
         connector_id, now = new_id(self._clock, self._random)
         connector = Connector(
             id=connector_id,
             hub_id=hub_id,
             name=new.name,
-            token_url=new.token_url,
-            scope_separator=new.scope_separator,
-            pkce=new.pkce,
-            token_auth_method=new.token_auth_method,
+            token_url=token_url,
+            scope_separator=pick(new.scope_separator, base.scope_separator),
+            pkce=pkce,
+            token_auth_method=auth_method,
             created_at=now,
-            issuer=new.issuer,
-            iss_parameter_supported=new.iss_parameter_supported,
+            issuer=issuer,
+            iss_parameter_supported=pick(new.iss_parameter_supported, base.iss_parameter_supported),
+            settings=settings,
         )
         connector = sealed(self._cipher, connector)
         await self._connectors.add(connector)

@@ -17,7 +17,16 @@ class Announcer:
         self._clock = clock
         self._random = random
 
-    async def __call__(self, tx: Storage, event_type: EventType, connection: Connection) -> None:
+    async def __call__(
+        self,
+        tx: Storage,
+        event_type: EventType,
+        connection: Connection,
+        *,
+        revoked: bool | None = None,
+    ) -> None:
+        """``revoked``: for ``connection.deleted``, whether the provider revoked its tokens
+        (``None``: the connector has no revocation URL)."""
         webhooks = await tx.webhooks.subscribed(connection.organisation_id, event_type.value)
         if not webhooks:
             return
@@ -27,7 +36,7 @@ class Announcer:
             organisation_id=connection.organisation_id,
             type=event_type.value,
             connection_id=connection.id,
-            body=self._encoder.encode(event_type.value, now, connection),
+            body=self._encoder.encode(event_type.value, now, connection, revoked),
             created_at=now,
         )
         deliveries = [(new_id(self._clock, self._random)[0], w.id) for w in webhooks]

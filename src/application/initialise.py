@@ -122,6 +122,7 @@ class InitialiseOAuth2Connection:
                 disable_offline_access=command.disable_offline_access,
                 scope_separator=connector.scope_separator,
                 allow_loopback_http=self._allow_local,
+                provider=connector.settings,
             )
         except InvalidInput as exc:
             raise InvalidInput(exc.message, [*errors.invalid, *exc.fields]) from None

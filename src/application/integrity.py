@@ -59,12 +59,14 @@ def sealed_fields(record: Sealable) -> tuple[RecordKind, tuple[str, ...]]:
         case Hub():
             return RecordKind.HUB, (record.id, record.organisation_id, *record.allowed_origins)
         case Connector():
+            revocation = record.settings.revocation_url
             return RecordKind.CONNECTOR, (
                 record.id,
                 record.hub_id,
                 record.token_url,
                 record.token_auth_method,
                 record.issuer or "",
+                *((revocation,) if revocation else ()),
             )
         case Connection():
             return RecordKind.CONNECTION, (

@@ -8,7 +8,6 @@ from application.integrity import check_record
 from application.ports.crypto import SecretCipher
 from application.ports.provider import TokenEndpoint, TokenRequest
 from domain.model import Connector, Credential
-from domain.scopes import ScopeSeparator
 from domain.tokens import InvalidTokenResponse, TokenSet, read_token_error, read_token_response
 
 
@@ -29,6 +28,7 @@ def token_request(
             credential.sealed_secret, context=secret_context(credential.id)
         ),
         form=form,
+        body_format=connector.settings.token_request_format,
     )
 
 
@@ -37,11 +37,13 @@ async def obtain_tokens(
     request: TokenRequest,
     *,
     requested_scopes: tuple[str, ...],
-    separator: ScopeSeparator,
+    connector: Connector,
     now: datetime,
-) -> TokenSet:
-    """A token set, or: ``ProviderRejected`` for an RFC 6749 §5.2 error (also when a provider
-    sends it with status 200), ``ProviderUnavailable`` for a 5xx or an unreadable answer."""
+) -> tuple[TokenSet, object]:
+    """A token set read as the connector's settings say, with the response it came from;
+    or: ``ProviderRejected`` for an RFC 6749 §5.2 error (also when a provider sends it with
+    status 200, or ``"ok": false``), ``ProviderUnavailable`` for a 5xx or an unreadable
+    answer."""
     answer = await endpoint.request(request)
     error = read_token_error(answer.body)
     if 200 <= answer.status < 300:
@@ -50,11 +52,17 @@ async def obtain_tokens(
         ):
             raise ProviderRejected(error.error, error.description)
         try:
-            return read_token_response(
-                answer.body, requested_scopes=requested_scopes, separator=separator, now=now
+            tokens = read_token_response(
+                answer.body,
+                requested_scopes=requested_scopes,
+                separator=connector.scope_separator,
+                now=now,
+                path=connector.settings.token_response_path,
+                default_expires_in=connector.settings.default_expires_in,
             )
         except InvalidTokenResponse as exc:
             raise ProviderUnavailable(f"The provider's token response is unusable: {exc}.") from exc
+        return tokens, answer.body
     if answer.status == 429:
         raise ProviderBusy(
             "The provider's token endpoint is rate limiting this service (HTTP 429).",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from domain.endpoint_url import EndpointUrl, InvalidEndpointUrl, parse_endpoint_url
+from domain.endpoint_url import EndpointUrl, InvalidEndpointUrl, parse_endpoint_url, same_endpoint
 from domain.errors import FieldErrors
 from domain.form_encoding import (
     MalformedFormData,
@@ -18,9 +18,12 @@ from domain.form_encoding import (
     parameter_names,
     parse_form,
 )
+from domain.model import OfflineAccess, ProviderSettings
 from domain.pkce import METHOD as PKCE_METHOD
 from domain.prompt import DEFAULT_PROMPT, InvalidPrompt, normalise_prompt
 from domain.scopes import ScopeSeparator, normalise_scopes
+
+NO_SETTINGS = ProviderSettings()
 
 # Set by the service on every URL; a caller may never supply them (``prompt`` aside, below).
 SERVICE_PARAMETERS = frozenset(
@@ -66,7 +69,7 @@ def parameter_keys(name: str) -> set[str]:
     return keys
 
 
-def _controlled(name: str) -> str | None:
+def controlled_parameter(name: str) -> str | None:
     """The service or refused parameter ``name`` could stand for, if any."""
     for key in sorted(parameter_keys(name)):
         if key in SERVICE_PARAMETERS or key in REFUSED_PARAMETERS:
@@ -100,6 +103,7 @@ def parse_authorization_request(
     disable_offline_access: bool,
     scope_separator: ScopeSeparator,
     allow_loopback_http: bool = True,
+    provider: ProviderSettings = NO_SETTINGS,
 ) -> AuthorizationRequest:
     """See ``_parse``. A pure function, so repeated requests (a product sends the same shape
     again and again) are answered from memory; refusals are always computed afresh."""
@@ -112,6 +116,7 @@ def parse_authorization_request(
         disable_offline_access=disable_offline_access,
         scope_separator=scope_separator,
         allow_loopback_http=allow_loopback_http,
+        provider=provider,
     )
 
 
@@ -126,15 +131,20 @@ def _parse(
     disable_offline_access: bool,
     scope_separator: ScopeSeparator,
     allow_loopback_http: bool,
+    provider: ProviderSettings,
 ) -> AuthorizationRequest:
     """Validate the caller's part of an authorize URL; empty strings count as absent.
 
     Rules: the authorize URL is an absolute https URL (http only on loopback) whose own query
-    may not carry a service parameter; scopes are scope-tokens, de-duplicated, with
-    ``offline_access`` appended unless disabled; ``prompt`` defaults to ``login`` unless
-    ``approval_prompt`` is present, and cannot be combined with it; ``additionalParams`` is
-    strict form-urlencoded, keeps repeated names in order, and may carry ``prompt`` only when
-    the request does not. Raises ``InvalidInput`` (every bad field) or ``ParameterConflict``.
+    may not carry a service parameter, and with the connector's ``authorizeUrl`` set, has its
+    scheme, host, port and path; scopes are scope-tokens, de-duplicated, with
+    ``offline_access`` appended unless disabled (by the request, or by the connector's
+    ``offlineAccess: none``); ``prompt`` defaults to the connector's ``defaultPrompt``, else
+    ``login``, unless ``approval_prompt`` is present, and cannot be combined with it;
+    ``additionalParams`` is strict form-urlencoded, keeps repeated names in order, may carry
+    ``prompt`` only when the request does not, and may not repeat a name of the connector's
+    ``authorizeParams``, which come first. Raises ``InvalidInput`` (every bad field) or
+    ``ParameterConflict``.
     """
     errors = FieldErrors()
     endpoint: EndpointUrl | None = None
@@ -146,8 +156,19 @@ def _parse(
         except InvalidEndpointUrl as exc:
             errors.add("authorizeUrl", str(exc))
     validate_client_id(client_id, errors)
+    if (
+        endpoint is not None
+        and provider.authorize_url is not None
+        and not same_endpoint(provider.authorize_url, endpoint.url)
+    ):
+        errors.add(
+            "authorizeUrl",
+            "must have the scheme, host, port and path of the connector's authorizeUrl, "
+            f"{provider.authorize_url}",
+        )
+    offline = not disable_offline_access and provider.offline_access is OfflineAccess.SCOPE
     kept_scopes = normalise_scopes(
-        scopes, separator=scope_separator, offline_access=not disable_offline_access, errors=errors
+        scopes, separator=scope_separator, offline_access=offline, errors=errors
     )
     requested_prompt: str | None = None
     if prompt:
@@ -171,18 +192,27 @@ def _parse(
         errors.add("authorizeUrl", "must separate its query parameters with '&', not ';'")
     url_names = parameter_names(endpoint.query) if endpoint else []
     for name in dict.fromkeys(url_names):
-        if (key := _controlled(name)) is not None:
+        if (key := controlled_parameter(name)) is not None:
             where = "must not be in the authorize URL's query"
             errors.conflict("authorizeUrl", name, _conflict_message(name, key, where))
     extra_names = [name for name, _ in extras]
+    fixed = {key for name, _ in provider.authorize_params for key in parameter_keys(name)}
     for name in dict.fromkeys(extra_names):
-        if name != "prompt" and (key := _controlled(name)) is not None:
+        if name != "prompt" and (key := controlled_parameter(name)) is not None:
             errors.conflict(
                 "additionalParams", name, _conflict_message(name, key, "cannot be overridden")
             )
+        elif parameter_keys(name) & fixed:
+            errors.conflict(
+                "additionalParams", name, f"'{name}' is set by the connector's authorizeParams"
+            )
     has_approval_prompt = APPROVAL_PROMPT in url_names or APPROVAL_PROMPT in extra_names
     final_prompt = _final_prompt(
-        requested_prompt, [v for n, v in extras if n == "prompt"], has_approval_prompt, errors
+        requested_prompt,
+        [v for n, v in extras if n == "prompt"],
+        has_approval_prompt,
+        errors,
+        default=provider.default_prompt or DEFAULT_PROMPT,
     )
     errors.raise_if_any()
     assert endpoint is not None  # guaranteed: a missing endpoint is an error raised above
@@ -192,7 +222,10 @@ def _parse(
         scopes=kept_scopes,
         scope_separator=scope_separator,
         prompt=final_prompt,
-        extra_params=tuple((n, v) for n, v in extras if n != "prompt"),
+        extra_params=(
+            *provider.authorize_params,
+            *((n, v) for n, v in extras if n != "prompt"),
+        ),
     )
 
 
@@ -201,6 +234,8 @@ def _final_prompt(
     from_additional: list[str],
     has_approval_prompt: bool,
     errors: FieldErrors,
+    *,
+    default: str,
 ) -> str | None:
     """The one ``prompt`` value to send, or ``None`` for no ``prompt`` parameter."""
     if from_additional:
@@ -223,7 +258,7 @@ def _final_prompt(
                 "'prompt' cannot be combined with 'approval_prompt': providers reject both",
             )
         return requested
-    return None if has_approval_prompt else DEFAULT_PROMPT
+    return None if has_approval_prompt else default
 
 
 def build_authorize_url(

@@ -94,3 +94,19 @@ def parse_endpoint_url(raw: str, allow_loopback_http: bool = True) -> EndpointUr
             else "must use https (http is allowed only for loopback hosts)"
         )
     return EndpointUrl(url=raw, host=host, query=parts.query)
+
+
+def same_endpoint(configured: str, requested: str) -> bool:
+    """The requested authorize URL has the configured one's scheme, host, port and path
+    (its query may add to the configured one's)."""
+    a, b = urlsplit(configured), urlsplit(requested)
+    return (
+        a.scheme.lower() == b.scheme.lower()
+        and (a.hostname or "") == (b.hostname or "")
+        and _port(a.scheme, a.port) == _port(b.scheme, b.port)
+        and (a.path or "/") == (b.path or "/")
+    )
+
+
+def _port(scheme: str, port: int | None) -> int:
+    return port if port is not None else (443 if scheme.lower() == "https" else 80)

@@ -8,10 +8,28 @@ from domain.scopes import ScopeSeparator
 
 
 class TokenAuthMethod(StrEnum):
-    """How the client authenticates at the token endpoint (RFC 6749 §2.3.1)."""
+    """How the client authenticates at the token endpoint (RFC 6749 §2.3.1; ``none``: a
+    public client, which proves itself with PKCE only, RFC 7591 §2)."""
 
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
+    NONE = "none"
+
+
+class OfflineAccess(StrEnum):
+    """How a refresh token is asked for: the ``offline_access`` scope (OpenID Connect Core
+    §11, the seed's default), or not at all (the provider asks for it another way, e.g. an
+    ``access_type=offline`` parameter)."""
+
+    SCOPE = "scope"
+    NONE = "none"
+
+
+class TokenRequestFormat(StrEnum):
+    """The token request's body: form-encoded (RFC 6749 §4.1.3) or JSON (a few providers)."""
+
+    FORM = "form"
+    JSON = "json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +73,30 @@ class Hub:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """How a provider departs from the textbook, as a connector (or a catalogue template)
+    says; every one optional. ``authorize_url``: initialise's URL must have its scheme,
+    host, port and path. ``authorize_params``: always added to the authorize URL.
+    ``token_response_path``: where the token fields sit in the token response (dotted).
+    ``metadata_fields``: token-response fields kept on the connection (dotted paths);
+    ``callback_params``: callback query parameters kept. ``default_expires_in``: the lifetime
+    assumed when the response has no ``expires_in``. ``provider``: the catalogue entry the
+    connector was made from."""
+
+    authorize_url: str | None = None
+    authorize_params: tuple[tuple[str, str], ...] = ()
+    offline_access: OfflineAccess = OfflineAccess.SCOPE
+    default_prompt: str | None = None
+    token_request_format: TokenRequestFormat = TokenRequestFormat.FORM
+    token_response_path: str | None = None
+    metadata_fields: tuple[str, ...] = ()
+    callback_params: tuple[str, ...] = ()
+    default_expires_in: int | None = None
+    revocation_url: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Connector:
     """``issuer`` is the provider's issuer identifier (RFC 9207); ``iss_parameter_supported``
     says whether the provider sends ``iss`` in its authorization responses."""
@@ -69,6 +111,7 @@ class Connector:
     created_at: datetime
     issuer: str | None = None
     iss_parameter_supported: bool = True
+    settings: ProviderSettings = ProviderSettings()
     seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
     def accepts_issuer(self, iss: str | None) -> bool:
@@ -79,6 +122,24 @@ class Connector:
         if iss is None:
             return not self.iss_parameter_supported
         return iss == self.issuer
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTemplate:
+    """A catalogue entry: what a connector made from it starts with. ``docs_url`` is the
+    provider's page the facts come from."""
+
+    id: str
+    name: str
+    docs_url: str
+    token_url: str
+    scope_separator: ScopeSeparator = ScopeSeparator.SPACE
+    pkce: bool = True
+    token_auth_method: TokenAuthMethod = TokenAuthMethod.CLIENT_SECRET_BASIC
+    issuer: str | None = None
+    iss_parameter_supported: bool = True
+    settings: ProviderSettings = ProviderSettings()
+    notes: str = ""  # what the template sets and why, in a sentence or two
 
 
 class ConnectionStatus(StrEnum):
@@ -129,6 +190,8 @@ class Connection:
     created_at: datetime
     health: RefreshHealth = RefreshHealth()
     status_reason: str | None = None
+    # What the connector's metadataFields and callbackParams kept; never a secret.
+    metadata: tuple[tuple[str, str], ...] = ()
     seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from domain.scopes import ScopeSeparator
 
 MAX_TOKEN_LENGTH = 32 * 1024
-MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+# Linear documents 315705599 s (ten years and a few days): allow twenty years.
+MAX_EXPIRES_IN = 20 * 366 * 24 * 3600
 # error and error_description: %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2)
 _ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
@@ -70,17 +71,27 @@ def read_token_response(
     requested_scopes: tuple[str, ...],
     separator: ScopeSeparator,
     now: datetime,
+    path: str | None = None,
+    default_expires_in: int | None = None,
 ) -> TokenSet:
-    """Interpret a 200 answer. ``access_token`` is required; a missing ``token_type`` is taken
-    as ``Bearer`` (some providers omit it); a missing ``scope`` means the requested scopes;
-    ``scope`` is split on the connector's separator and on spaces."""
+    """Interpret a 200 answer. The token fields are at ``path`` (dotted) when the provider
+    nests them. ``access_token`` is required; a missing ``token_type`` is taken as ``Bearer``
+    (some providers omit it); a missing ``expires_in`` means ``default_expires_in`` (a
+    provider whose tokens expire without saying when); a missing ``scope`` means the
+    requested scopes; ``scope`` is split on the connector's separator and on spaces."""
     if not isinstance(payload, Mapping):
         raise InvalidTokenResponse("the response is not a JSON object")
+    if path is not None:
+        for segment in path.split("."):
+            nested = payload.get(segment)
+            if not isinstance(nested, Mapping):
+                raise InvalidTokenResponse(f"the response has no object at {path}")
+            payload = nested
     access_token = _token(payload, "access_token")
     if access_token is None:
         raise InvalidTokenResponse("access_token is missing")
     token_type = _token(payload, "token_type") or "Bearer"
-    expires_in = _expires_in(payload.get("expires_in"))
+    expires_in = _expires_in(payload.get("expires_in")) or default_expires_in
     raw_scope = payload.get("scope")
     if raw_scope is None or raw_scope == "":
         scopes = requested_scopes
@@ -110,10 +121,13 @@ def _clean(value: object, limit: int) -> str | None:
 
 
 def read_token_error(payload: object) -> TokenError | None:
-    """The RFC 6749 §5.2 error in a response body, if there is one."""
+    """The RFC 6749 §5.2 error in a response body, if there is one; ``"ok": false`` without
+    an ``error`` (a provider's own convention) counts as ``invalid_request``."""
     if not isinstance(payload, Mapping):
         return None
     error = _clean(payload.get("error"), 100)
+    if error is None and payload.get("ok") is False:
+        return TokenError("invalid_request", "the provider answered ok: false")
     if error is None:
         return None
     return TokenError(error=error, description=_clean(payload.get("error_description"), 500))

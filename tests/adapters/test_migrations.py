@@ -108,7 +108,7 @@ async def test_the_upgrade_that_adds_seals_seals_the_rows_already_stored(
         await schema.upgrade(engine, "0005")
         await store_rows_of_revision_0005(engine)
         applied = await schema.upgrade(engine, keys=lambda: cipher)
-        assert [line.split(":")[0] for line in applied] == ["0006"]
+        assert applied[0].startswith("0006:")
         storage = sql_storage(engine)
         org = "01900000-0000-7000-8000-000000000001"
         records = [

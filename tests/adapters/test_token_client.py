@@ -11,7 +11,7 @@ from adapters.token_client import HttpxTokenEndpoint, basic_authorization
 from application.errors import ProviderRejected, ProviderTimeout, ProviderUnavailable
 from application.ports.provider import TokenRequest
 from application.token_grants import obtain_tokens
-from domain.model import TokenAuthMethod
+from domain.model import Connector, TokenAuthMethod
 from domain.scopes import ScopeSeparator
 from tests.fakes import FixedClock
 from tests.support.faulty_server import serve_faults
@@ -39,11 +39,13 @@ def request(
 async def fetch(url: str, method: TokenAuthMethod = TokenAuthMethod.CLIENT_SECRET_BASIC) -> object:
     client = HttpxTokenEndpoint(total_timeout=1.0, connect_timeout=1.0)
     try:
-        tokens = await obtain_tokens(
+        tokens, _ = await obtain_tokens(
             client,
             request(url, method),
             requested_scopes=("a",),
-            separator=ScopeSeparator.SPACE,
+            connector=Connector(
+                "c", "h", "c", url, ScopeSeparator.SPACE, True, method, FixedClock().now()
+            ),
             now=FixedClock().now(),
         )
     finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters.cache import CacheGroup
+from adapters.catalogue.packaged import PackagedCatalogue
 from adapters.composition.services import build_services, create_organisation
 from adapters.crypto.end_user_jwt import PemPublicKeyReader, PyJwtEndUserTokenVerifier
 from adapters.crypto.keyring import Keyring
@@ -139,6 +140,7 @@ def wired(
         token_hasher=HmacTokenHasher(Keyring("k1", {"k1": bytes(32)})),
         webhook_sender=sender or RecordingWebhookSender(),
         event_encoder=JsonEventEncoder(),
+        catalogue=PackagedCatalogue.load(),
     )
 
 

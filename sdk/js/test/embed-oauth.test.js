@@ -101,6 +101,25 @@ test("connect opens the popup, follows the callback's message and creates the co
   assert.equal(window.listeners.size, 0);
 });
 
+test("callback parameters the page passes on reach the connection's creation", async () => {
+  const window = fakeWindow();
+  const { fetch, calls } = fakeFetch([
+    [200, { url: AUTHORIZE }],
+    [201, CONNECTION],
+  ]);
+  const client = new EmbedOAuth({ baseUrl: BASE, token: SESSION, hubId: "hub 1", window, fetch });
+  const connecting = client.connect(connectOptions);
+  await waitFor(() => window.popup.location.href === AUTHORIZE);
+  window.post({ code: "the-code", state: "STATE-1", callbackParams: { realmId: "4620816365" } });
+  await connecting;
+  assert.deepEqual(calls[1].body, {
+    connectorId: "conn/1",
+    code: "the-code",
+    state: "STATE-1",
+    callbackParams: { realmId: "4620816365" },
+  });
+});
+
 test("a blocked popup rejects at once with popup_blocked", async () => {
   const { fetch, calls } = fakeFetch([]);
   const client = new EmbedOAuth({ baseUrl: BASE, token: SESSION, hubId: "h", window: fakeWindow({ blockPopups: true }), fetch });

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from adapters.catalogue.packaged import PackagedCatalogue
 from adapters.crypto.secret_cipher import AesGcmSecretCipher
 from adapters.settings import Settings
 from adapters.system import SecureRandom, SystemClock
@@ -85,7 +86,13 @@ async def set_up(
         NewHub(name="Development", allowed_origins=[f"{public.scheme}://{public.netloc}"]),
     )
     connector = await ManageConnectors(
-        storage.hubs, storage.connectors, clock, random, cipher=cipher, allow_local_providers=True
+        storage.hubs,
+        storage.connectors,
+        clock,
+        random,
+        cipher=cipher,
+        catalogue=PackagedCatalogue.load(),
+        allow_local_providers=True,
     ).create(
         organisation_id, hub.id, NewConnector(name="Development provider", token_url=token_url)
     )

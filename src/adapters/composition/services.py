@@ -12,7 +12,7 @@ from adapters.settings import Settings
 from adapters.system import SecureRandom, SystemClock
 from application.access_tokens import GetAccessToken, RefreshPolicy
 from application.callback import HandleCallback
-from application.connections import CreateConnection, ManageConnections
+from application.connections import CreateConnection, ManageConnections, RevokeTokens
 from application.connectors import ManageConnectors
 from application.credentials import ManageCredentials
 from application.embed_origins import EmbedOrigins
@@ -33,7 +33,7 @@ from application.ports.crypto import (
     StateSealer,
     TokenHasher,
 )
-from application.ports.provider import TokenEndpoint
+from application.ports.provider import ProviderCatalogue, TokenEndpoint
 from application.ports.storage import Storage
 from application.ports.system import Clock, RandomSource
 from application.ports.webhooks import EventEncoder, WebhookSender
@@ -67,6 +67,7 @@ def build_services(
     token_hasher: TokenHasher,
     webhook_sender: WebhookSender,
     event_encoder: EventEncoder,
+    catalogue: ProviderCatalogue,
 ) -> Services:
     """Every use case the HTTP edge calls.
 
@@ -110,6 +111,7 @@ def build_services(
             clock,
             random,
             cipher=cipher,
+            catalogue=catalogue,
             allow_local_providers=settings.allow_local_providers,
         ),
         initialise=InitialiseOAuth2Connection(
@@ -139,7 +141,16 @@ def build_services(
             announce=announce,
         ),
         connections=ManageConnections(
-            cached.hubs, cached.connections, cached.unit_of_work, announce
+            cached.hubs,
+            cached.connections,
+            cached.unit_of_work,
+            announce,
+            RevokeTokens(
+                connectors=storage.connectors,
+                credentials=storage.credentials,
+                cipher=cipher,
+                token_endpoint=token_endpoint,
+            ),
         ),
         access_token=GetAccessToken(
             connections=cached.connections,
@@ -167,6 +178,7 @@ def build_services(
             allow_local=settings.allow_local_providers,
         ),
         health=storage.health,
+        providers=catalogue,
     )
 
 

@@ -36,7 +36,12 @@ from adapters.http.end_users import (
 from adapters.http.errors import exception_handlers
 from adapters.http.initialise import INITIALISE_PATH, initialise_route
 from adapters.http.lean import route_path_parameters_to_asgi_handlers
-from adapters.http.management import ConnectorController, CredentialController, HubController
+from adapters.http.management import (
+    ConnectorController,
+    CredentialController,
+    HubController,
+    ProviderController,
+)
 from adapters.http.openapi import LeanOperation, document
 from adapters.http.rate_limit import RateLimiter
 from adapters.http.schema_page import CSP, OfflineReferencePlugin
@@ -91,6 +96,7 @@ def http_app(
         CredentialController,
         HubController,
         ConnectorController,
+        ProviderController,
         UserConnectionController,
         ConnectionController,
         initialise_route(services, settings.max_body_bytes),

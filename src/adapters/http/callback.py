@@ -32,8 +32,15 @@ h1 {{ font-size: 1.3rem }}
 (function () {{
   var result = JSON.parse(document.getElementById("result").textContent);
   if (!window.opener || result.origins.length === 0) {{ return; }}
+  var query = new URLSearchParams(window.location.search);
   if (result.codeFromUrl) {{
-    result.message.code = new URLSearchParams(window.location.search).get("code");
+    result.message.code = query.get("code");
+  }}
+  if (result.paramsFromUrl.length) {{
+    result.message.callbackParams = {{}};
+    result.paramsFromUrl.forEach(function (name) {{
+      if (query.get(name) !== null) {{ result.message.callbackParams[name] = query.get(name); }}
+    }});
   }}
   result.origins.forEach(function (origin) {{
     try {{ window.opener.postMessage(result.message, origin); }} catch (e) {{}}
@@ -81,8 +88,8 @@ async def oauth2_callback(
     error: Annotated[str | None, _query("error")] = None,
     error_description: Annotated[str | None, _query("error_description")] = None,
 ) -> Response[Any]:
-    """Answers with a small page that posts `{code, state}` (or `{error, errorDescription,
-    state}`) to `window.opener`, addressed only to the hub's allowed origins, then closes.
+    """Answers with a small page that posts `{code, state}` (with `callbackParams` when the
+    connector keeps some; or `{error, errorDescription, state}`) to `window.opener`, addressed only to the hub's allowed origins, then closes.
     The state is checked here but consumed only when the connection is created."""
     values = (oauth_state, code, iss, error, error_description)
     if any(value is not None and len(value) > MAX_QUERY_VALUE for value in values):
@@ -114,6 +121,7 @@ def _page(result: CallbackResult) -> Response[Any]:
                 "origins": list(result.origins),
                 "message": result.message,
                 "codeFromUrl": result.code_from_url,
+                "paramsFromUrl": list(result.params_from_url),
             }
         ),
     )

@@ -50,6 +50,7 @@ class UserConnectionController(Controller):
                 code=data.code,
                 state=data.state,
                 name=data.name or None,
+                callback_params=data.callback_params or {},
             )
         )
         return connection_read(connection)

@@ -7,6 +7,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.model import Connection
+from domain.tokens import MAX_EXPIRES_IN
 
 Id = Annotated[str, Meta(max_length=64)]
 Name = Annotated[str, Meta(max_length=200)]
@@ -108,20 +109,56 @@ class HubList(Output):
     next: str | None = None  # the `after` of the next page
 
 
+ParamText = Annotated[str, Meta(max_length=512)]
+FieldPath = Annotated[str, Meta(max_length=200)]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+
+
+class ProviderSettingsFields(msgspec.Struct, rename="camel", kw_only=True):
+    """The provider settings, as a connector and a catalogue entry show them."""
+
+    authorize_url: str | None
+    authorize_params: dict[str, str]
+    offline_access: str
+    default_prompt: str | None
+    token_request_format: str
+    token_response_path: str | None
+    metadata_fields: list[str]
+    callback_params: list[str]
+    default_expires_in_seconds: int | None
+    revocation_url: str | None
+
+
 class ConnectorCreate(Input):
+    """With ``provider``, the catalogue's template fills every field not given here."""
+
     name: Name
-    token_url: Url
+    token_url: Url | None = None
+    provider: Id | None = None
     scope_separator: Literal[" ", ","] | None = None
     pkce: bool | None = None
-    token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    token_auth_method: AuthMethod | None = None
     issuer: Url | None = None
     iss_parameter_supported: bool | None = None
+    authorize_url: Url | None = None
+    authorize_params: Annotated[dict[ParamText, ParamText], Meta(max_length=20)] | None = None
+    offline_access: Literal["scope", "none"] | None = None
+    default_prompt: Annotated[str, Meta(max_length=256)] | None = None
+    token_request_format: Literal["form", "json"] | None = None
+    token_response_path: FieldPath | None = None
+    metadata_fields: Annotated[list[FieldPath], Meta(max_length=20)] | None = None
+    callback_params: (
+        Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=20)] | None
+    ) = None
+    default_expires_in_seconds: Annotated[int, Meta(ge=1, le=MAX_EXPIRES_IN)] | None = None
+    revocation_url: Url | None = None
 
 
-class ConnectorRead(Output):
+class ConnectorRead(ProviderSettingsFields, kw_only=True):
     id: str
     hub_id: str
     name: str
+    provider: str | None
     token_url: str
     scope_separator: str
     pkce: bool
@@ -131,16 +168,45 @@ class ConnectorRead(Output):
     created_at: datetime
 
 
+class ProviderRead(ProviderSettingsFields, kw_only=True):
+    """A catalogue entry: what a connector made with ``provider`` starts with."""
+
+    id: str
+    name: str
+    docs_url: str
+    notes: str
+    token_url: str
+    scope_separator: str
+    pkce: bool
+    token_auth_method: str
+    issuer: str | None
+    iss_parameter_supported: bool
+
+
+class ProviderList(Output):
+    items: list[ProviderRead]
+
+
 class ConnectorList(Output):
     items: list[ConnectorRead]
     next: str | None = None  # the `after` of the next page
 
 
 class ConnectionCreate(Input):
+    """``callbackParams``: the callback's query parameters the page received (the SDK passes
+    them on); only the connector's ``callbackParams`` are kept."""
+
     connector_id: Id
     code: Annotated[str, Meta(max_length=4096)]
     state: Annotated[str, Meta(max_length=2048)]
     name: Name | None = None
+    callback_params: (
+        Annotated[
+            dict[Annotated[str, Meta(max_length=64)], Annotated[str, Meta(max_length=2048)]],
+            Meta(max_length=20),
+        ]
+        | None
+    ) = None
 
 
 class ConnectionRead(Output):
@@ -157,6 +223,7 @@ class ConnectionRead(Output):
     last_refreshed_at: datetime | None
     refresh_failures: int
     status_reason: str | None
+    metadata: dict[str, str]  # what the connector's metadataFields and callbackParams kept
 
 
 def connection_read(c: Connection) -> ConnectionRead:
@@ -175,6 +242,7 @@ def connection_read(c: Connection) -> ConnectionRead:
         last_refreshed_at=c.health.last_refreshed_at,
         refresh_failures=c.health.failures,
         status_reason=c.status_reason,
+        metadata=dict(c.metadata),
     )
 
 

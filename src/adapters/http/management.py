@@ -1,4 +1,7 @@
-"""Management API: credentials, hubs and connectors of the caller's organisation."""
+"""Management API: credentials, hubs and connectors of the caller's organisation, and the
+provider catalogue."""
+
+from typing import Any
 
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
@@ -14,14 +17,26 @@ from adapters.http.dto import (
     HubCreate,
     HubList,
     HubRead,
+    ProviderList,
+    ProviderRead,
 )
 from adapters.http.openapi import errors
 from adapters.http.paging import After, Limit
-from application.connectors import NewConnector
+from application.connectors import GivenSettings, NewConnector
 from application.credentials import NewCredential
+from application.errors import NotFound
 from application.hubs import NewHub
 from application.pagination import page_of
-from domain.model import Connector, Credential, Hub, TokenAuthMethod
+from domain.model import (
+    Connector,
+    Credential,
+    Hub,
+    OfflineAccess,
+    ProviderSettings,
+    ProviderTemplate,
+    TokenAuthMethod,
+    TokenRequestFormat,
+)
 from domain.scopes import ScopeSeparator
 
 
@@ -45,11 +60,27 @@ def _hub(h: Hub) -> HubRead:
     )
 
 
+def _settings_fields(s: ProviderSettings) -> dict[str, Any]:
+    return {
+        "authorize_url": s.authorize_url,
+        "authorize_params": dict(s.authorize_params),
+        "offline_access": s.offline_access.value,
+        "default_prompt": s.default_prompt,
+        "token_request_format": s.token_request_format.value,
+        "token_response_path": s.token_response_path,
+        "metadata_fields": list(s.metadata_fields),
+        "callback_params": list(s.callback_params),
+        "default_expires_in_seconds": s.default_expires_in,
+        "revocation_url": s.revocation_url,
+    }
+
+
 def _connector(c: Connector) -> ConnectorRead:
     return ConnectorRead(
         id=c.id,
         hub_id=c.hub_id,
         name=c.name,
+        provider=c.settings.provider,
         token_url=c.token_url,
         scope_separator=c.scope_separator.value,
         pkce=c.pkce,
@@ -57,6 +88,60 @@ def _connector(c: Connector) -> ConnectorRead:
         issuer=c.issuer,
         iss_parameter_supported=c.iss_parameter_supported,
         created_at=c.created_at,
+        **_settings_fields(c.settings),
+    )
+
+
+def _provider(t: ProviderTemplate) -> ProviderRead:
+    return ProviderRead(
+        id=t.id,
+        name=t.name,
+        docs_url=t.docs_url,
+        notes=t.notes,
+        token_url=t.token_url,
+        scope_separator=t.scope_separator.value,
+        pkce=t.pkce,
+        token_auth_method=t.token_auth_method.value,
+        issuer=t.issuer,
+        iss_parameter_supported=t.iss_parameter_supported,
+        **_settings_fields(t.settings),
+    )
+
+
+def _new_connector(data: ConnectorCreate) -> NewConnector:
+    """What the request gave; ``None`` where it gave nothing, so a template or the default
+    stands."""
+    return NewConnector(
+        name=data.name,
+        token_url=data.token_url or None,
+        provider=data.provider,
+        scope_separator=ScopeSeparator(data.scope_separator) if data.scope_separator else None,
+        pkce=data.pkce,
+        token_auth_method=TokenAuthMethod(data.token_auth_method)
+        if data.token_auth_method
+        else None,
+        issuer=data.issuer or None,
+        iss_parameter_supported=data.iss_parameter_supported,
+        settings=GivenSettings(
+            authorize_url=data.authorize_url or None,
+            authorize_params=tuple(data.authorize_params.items())
+            if data.authorize_params is not None
+            else None,
+            offline_access=OfflineAccess(data.offline_access) if data.offline_access else None,
+            default_prompt=data.default_prompt or None,
+            token_request_format=TokenRequestFormat(data.token_request_format)
+            if data.token_request_format
+            else None,
+            token_response_path=data.token_response_path or None,
+            metadata_fields=tuple(data.metadata_fields)
+            if data.metadata_fields is not None
+            else None,
+            callback_params=tuple(data.callback_params)
+            if data.callback_params is not None
+            else None,
+            default_expires_in=data.default_expires_in_seconds,
+            revocation_url=data.revocation_url or None,
+        ),
     )
 
 
@@ -156,19 +241,7 @@ class ConnectorController(Controller):
         services: UseCases,
         organisation_id: CallerOrganisation,
     ) -> ConnectorRead:
-        connector = await services.connectors.create(
-            organisation_id,
-            hub_id,
-            NewConnector(
-                name=data.name,
-                token_url=data.token_url,
-                scope_separator=ScopeSeparator(data.scope_separator or " "),
-                pkce=True if data.pkce is None else data.pkce,
-                token_auth_method=TokenAuthMethod(data.token_auth_method or "client_secret_basic"),
-                issuer=data.issuer or None,
-                iss_parameter_supported=data.iss_parameter_supported is not False,
-            ),
-        )
+        connector = await services.connectors.create(organisation_id, hub_id, _new_connector(data))
         return _connector(connector)
 
     @get(responses=errors(404), summary="List a hub's connectors")
@@ -202,3 +275,26 @@ class ConnectorController(Controller):
         organisation_id: CallerOrganisation,
     ) -> None:
         await services.connectors.delete(organisation_id, hub_id, connector_id)
+
+
+class ProviderController(Controller):
+    """The catalogue: providers the service has templates for (``POST .../connectors``
+    with ``provider`` starts from one)."""
+
+    path = "/providers"
+    tags = ("providers",)
+
+    @get(summary="List the provider catalogue")
+    async def list_all(
+        self, services: UseCases, organisation_id: CallerOrganisation
+    ) -> ProviderList:
+        return ProviderList(items=[_provider(t) for t in services.providers.all()])
+
+    @get("/{provider_id:str}", responses=errors(404), summary="Get a catalogue entry")
+    async def get_one(
+        self, provider_id: FromPath[str], services: UseCases, organisation_id: CallerOrganisation
+    ) -> ProviderRead:
+        template = services.providers.get(provider_id)
+        if template is None:
+            raise NotFound("provider")
+        return _provider(template)

@@ -12,6 +12,7 @@ from application.end_users import AuthenticateBearer, ManageConnectSessions, Man
 from application.hubs import ManageHubs
 from application.initialise import InitialiseOAuth2Connection
 from application.organisations import ReadOrganisation
+from application.ports.provider import ProviderCatalogue
 from application.ports.storage import HealthCheck
 from application.webhooks import ManageWebhooks
 
@@ -33,3 +34,4 @@ class Services:
     embed_origins: EmbedOrigins
     webhooks: ManageWebhooks
     health: HealthCheck
+    providers: ProviderCatalogue

@@ -106,7 +106,12 @@ class InMemoryConnectionRepository:
         return True
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
+        self,
+        connection_id: str,
+        credential_id: str,
+        tokens: ConnectionTokens,
+        seal: str,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> bool:
         row = self.rows.get(connection_id)
         if row is None:
@@ -116,6 +121,7 @@ class InMemoryConnectionRepository:
             row,
             credential_id=credential_id,
             seal=seal,
+            metadata=metadata,
             tokens=tokens,
             health=health,
             status=ConnectionStatus.ACTIVE,

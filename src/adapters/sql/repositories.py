@@ -30,11 +30,14 @@ from domain.model import (
     ConnectSession,
     Credential,
     Hub,
+    OfflineAccess,
     Organisation,
+    ProviderSettings,
     RefreshHealth,
     SigningAlgorithm,
     SigningKey,
     TokenAuthMethod,
+    TokenRequestFormat,
 )
 from domain.scopes import ScopeSeparator
 
@@ -201,6 +204,43 @@ class SqlHubRepository(SqlRepository):
         return deleted
 
 
+def settings_to_row(settings: ProviderSettings) -> dict[str, Any] | None:
+    """Only what differs from the defaults, so rows stay small and old rows read as default."""
+    if settings == ProviderSettings():
+        return None
+    values: dict[str, Any] = {}
+    for name, default in _SETTING_DEFAULTS.items():
+        value = getattr(settings, name)
+        if value != default:
+            values[name] = [list(pair) for pair in value] if name == "authorize_params" else value
+    return values
+
+
+def settings_from_row(values: dict[str, Any] | None) -> ProviderSettings:
+    if not values:
+        return ProviderSettings()
+    return ProviderSettings(
+        authorize_url=values.get("authorize_url"),
+        authorize_params=tuple((str(n), str(v)) for n, v in values.get("authorize_params", ())),
+        offline_access=OfflineAccess(values.get("offline_access", OfflineAccess.SCOPE)),
+        default_prompt=values.get("default_prompt"),
+        token_request_format=TokenRequestFormat(
+            values.get("token_request_format", TokenRequestFormat.FORM)
+        ),
+        token_response_path=values.get("token_response_path"),
+        metadata_fields=tuple(values.get("metadata_fields", ())),
+        callback_params=tuple(values.get("callback_params", ())),
+        default_expires_in=values.get("default_expires_in"),
+        revocation_url=values.get("revocation_url"),
+        provider=values.get("provider"),
+    )
+
+
+_SETTING_DEFAULTS = {
+    name: getattr(ProviderSettings(), name) for name in ProviderSettings.__dataclass_fields__
+}
+
+
 def _connector(row: sa.Row[Any]) -> Connector:
     return Connector(
         id=row.id,
@@ -213,6 +253,7 @@ def _connector(row: sa.Row[Any]) -> Connector:
         created_at=row.created_at,
         issuer=row.issuer,
         iss_parameter_supported=row.iss_parameter_supported,
+        settings=settings_from_row(row.settings),
         seal=row.seal,
     )
 
@@ -233,6 +274,7 @@ class SqlConnectorRepository(SqlRepository):
                 "issuer": connector.issuer,
                 "iss_parameter_supported": connector.iss_parameter_supported,
                 "seal": connector.seal,
+                "settings": settings_to_row(connector.settings),
             },
         )
 
@@ -295,6 +337,7 @@ def _connection(row: sa.Row[Any]) -> Connection:
         ),
         status_reason=row.status_reason,
         seal=row.seal,
+        metadata=tuple((str(n), str(v)) for n, v in row.metadata or ()),
     )
 
 
@@ -338,6 +381,7 @@ class SqlConnectionRepository(SqlRepository):
                     refresh_failures=connection.health.failures,
                     refresh_not_before=connection.health.not_before,
                     seal=connection.seal,
+                    metadata=[list(pair) for pair in connection.metadata] or None,
                 )
             )
 
@@ -405,7 +449,12 @@ class SqlConnectionRepository(SqlRepository):
         return changed == 1
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
+        self,
+        connection_id: str,
+        credential_id: str,
+        tokens: ConnectionTokens,
+        seal: str,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> bool:
         c = t.connections.c
         changed = await self._change(
@@ -415,6 +464,7 @@ class SqlConnectionRepository(SqlRepository):
                 **_token_columns(tokens),
                 credential_id=credential_id,
                 seal=seal,
+                metadata=[list(pair) for pair in metadata] or None,
                 token_version=c.token_version + 1,
                 refresh_failures=0,
                 refresh_not_before=None,

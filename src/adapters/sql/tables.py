@@ -110,6 +110,7 @@ connectors = sa.Table(
     sa.Column("issuer", sa.String(2048), nullable=True),
     sa.Column("iss_parameter_supported", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("seal", sa.Text(), nullable=True),
+    sa.Column("settings", sa.JSON(), nullable=True),  # domain.model.ProviderSettings
 )
 
 end_users = sa.Table(
@@ -170,6 +171,7 @@ connections = sa.Table(
     sa.Column("refresh_not_before", UtcDateTime(), nullable=True),
     sa.Column("status_reason", sa.String(64), nullable=True),
     sa.Column("seal", sa.Text(), nullable=True),
+    sa.Column("metadata", sa.JSON(), nullable=True),  # [[name, value], ...]
 )
 
 refresh_locks = sa.Table(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.model import TokenAuthMethod
+from domain.model import ProviderTemplate, TokenAuthMethod, TokenRequestFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,7 @@ class TokenRequest:
     client_id: str
     client_secret: str
     form: tuple[tuple[str, str], ...]
+    body_format: TokenRequestFormat = TokenRequestFormat.FORM
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,16 @@ class TokenEndpointAnswer:
     status: int
     body: object  # the parsed JSON, or None when the body was not JSON
     retry_after: int | None = None  # seconds, from the Retry-After header when there was one
+
+
+class ProviderCatalogue(Protocol):
+    """The providers the service ships templates for, validated when it starts."""
+
+    def all(self) -> list[ProviderTemplate]:
+        """In the catalogue's order (by id)."""
+        ...
+
+    def get(self, provider_id: str) -> ProviderTemplate | None: ...
 
 
 class TokenEndpoint(Protocol):

@@ -272,10 +272,15 @@ class ConnectionRepository(Protocol):
         ...
 
     async def reauthorise(
-        self, connection_id: str, credential_id: str, tokens: ConnectionTokens, seal: str
+        self,
+        connection_id: str,
+        credential_id: str,
+        tokens: ConnectionTokens,
+        seal: str,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> bool:
-        """The end user connected again: replace the credential, its seal and the tokens in
-        one write, make
+        """The end user connected again: replace the credential, its seal, the tokens and the
+        metadata in one write, make
         the connection active with no reason, reset the failure count, and raise the token
         version by one (a refresh still in flight then writes nothing). ``False`` when the
         connection no longer exists."""

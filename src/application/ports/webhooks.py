@@ -28,7 +28,14 @@ class WebhookSender(Protocol):
 
 
 class EventEncoder(Protocol):
-    def encode(self, event_type: str, timestamp: datetime, connection: Connection) -> bytes:
-        """``{"type", "timestamp", "data": {"connection": ...}}``, the connection as
-        ``GET /connections/{id}`` shows it: no token, code, state or secret."""
+    def encode(
+        self,
+        event_type: str,
+        timestamp: datetime,
+        connection: Connection,
+        revoked: bool | None = None,
+    ) -> bytes:
+        """``{"type", "timestamp", "data": {"connection": ..., "revoked"?}}``, the connection
+        as ``GET /connections/{id}`` shows it: no token, code, state or secret; ``revoked``
+        only when a revocation was tried."""
         ...

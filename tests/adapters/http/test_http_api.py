@@ -86,6 +86,20 @@ async def test_credentials_are_created_listed_read_and_deleted_without_their_sec
     assert_error(await api.get(f"/credentials/{body['id']}"), 404, "credential_not_found")
 
 
+PROVIDER_SETTING_DEFAULTS: dict[str, object] = {
+    "authorizeUrl": None,
+    "authorizeParams": {},
+    "offlineAccess": "scope",
+    "defaultPrompt": None,
+    "tokenRequestFormat": "form",
+    "tokenResponsePath": None,
+    "metadataFields": [],
+    "callbackParams": [],
+    "defaultExpiresInSeconds": None,
+    "revocationUrl": None,
+}
+
+
 async def test_hubs_and_connectors_have_their_documented_shape_and_defaults(api: Api) -> None:
     hub = await api.post("/hubs", {"name": "Main"})
     assert hub.status_code == 201
@@ -108,6 +122,8 @@ async def test_hubs_and_connectors_have_their_documented_shape_and_defaults(api:
         "issuer",
         "issParameterSupported",
         "createdAt",
+        *PROVIDER_SETTING_DEFAULTS,
+        "provider",
     }
     assert (
         body["scopeSeparator"],
@@ -115,7 +131,9 @@ async def test_hubs_and_connectors_have_their_documented_shape_and_defaults(api:
         body["tokenAuthMethod"],
         body["issuer"],
         body["issParameterSupported"],
-    ) == (" ", True, "client_secret_basic", None, True)
+        body["provider"],
+    ) == (" ", True, "client_secret_basic", None, True, None)
+    assert {k: body[k] for k in PROVIDER_SETTING_DEFAULTS} == PROVIDER_SETTING_DEFAULTS
     assert (await api.get(f"/hubs/{hub_id}/connectors")).json()["items"] == [body]
     assert (await api.get(f"/hubs/{hub_id}/connectors/{body['id']}")).json() == body
     assert (await api.delete(f"/hubs/{hub_id}")).status_code == 204
