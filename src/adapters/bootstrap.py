@@ -79,6 +79,7 @@ def create_app(
         webhook_sender=sender,
         event_encoder=JsonEventEncoder(),
         catalogue=PackagedCatalogue.load(),  # checked now: a broken entry stops the start
+        provider_metadata=token_client,  # discovery follows the token requests' rules
     )
     purge = PurgeExpired(
         used_states=backend.storage.used_states,

@@ -73,43 +73,62 @@ class HttpxTokenEndpoint:
         else:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             content = urlencode(form).encode()
+        return await self._exchange("POST", request.token_url, content, headers, "token endpoint")
+
+    async def fetch(self, url: str) -> TokenEndpointAnswer:
+        """A provider's metadata document (RFC 8414), under the same rules as every token
+        request: the outbound guard, the deadline, the size cap, no redirect followed."""
+        return await self._exchange("GET", url, None, {}, "metadata URL")
+
+    async def _exchange(
+        self, method: str, url: str, content: bytes | None, headers: dict[str, str], what: str
+    ) -> TokenEndpointAnswer:
         try:
             async with asyncio.timeout(self._total_timeout):
                 if self._allow_private:
-                    return await self._send(request.token_url, content, headers)
-                target = await self._checked(request.token_url)
+                    return await self._send(method, url, content, headers, what)
+                target = await self._checked(url, what)
                 return await self._send(
-                    target.url, content, {**headers, **target.headers}, target.extensions
+                    method,
+                    target.url,
+                    content,
+                    {**headers, **target.headers},
+                    what,
+                    extensions=target.extensions,
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise ProviderTimeout("The provider's token endpoint did not answer in time.") from exc
+            raise ProviderTimeout(f"The provider's {what} did not answer in time.") from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(
-                f"The provider's token endpoint could not be reached ({type(exc).__name__})."
+                f"The provider's {what} could not be reached ({type(exc).__name__})."
             ) from exc
 
-    async def _checked(self, url: str) -> Target:
+    async def _checked(self, url: str, what: str) -> Target:
         try:
             return await public_target(url)
         except Refused as exc:
-            raise ProviderUnavailable(f"The token URL {exc}.") from None
+            raise ProviderUnavailable(f"The {what} {exc}.") from None
 
     async def _send(
         self,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: dict[str, str],
+        what: str,
+        *,
         extensions: dict[str, str] | None = None,
     ) -> TokenEndpointAnswer:
         async with self._client.stream(
-            "POST", url, content=content, headers=headers, extensions=extensions
+            method, url, content=content, headers=headers, extensions=extensions
         ) as response:
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > self._max_bytes:
                     raise ProviderUnavailable(
-                        f"The provider's token response is larger than {self._max_bytes} bytes."
+                        f"The provider's {what} answered with more than {self._max_bytes} bytes "
+                        "(larger than allowed)."
                     )
         try:
             parsed: object = json.loads(body)

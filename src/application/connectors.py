@@ -3,14 +3,15 @@
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from application.errors import NotFound
+from application.errors import NotFound, ProviderTimeout, ProviderUnavailable
 from application.identity import new_id
 from application.integrity import sealed
 from application.ports.crypto import SecretCipher
-from application.ports.provider import ProviderCatalogue
+from application.ports.provider import MetadataSource, ProviderCatalogue
 from application.ports.storage import ConnectorRepository, HubRepository
 from application.ports.system import Clock, RandomSource
 from application.validation import check_name
+from domain.discovery import Discovered, InvalidMetadata, metadata_urls, read_metadata
 from domain.endpoint_url import InvalidEndpointUrl, parse_endpoint_url
 from domain.errors import FieldErrors
 from domain.model import (
@@ -77,6 +78,7 @@ class NewConnector:
     issuer: str | None = None
     iss_parameter_supported: bool | None = None
     settings: GivenSettings = GivenSettings()
+    discover: bool = False  # read the issuer's metadata (RFC 8414, else OpenID Discovery)
 
 
 class ManageConnectors:
@@ -91,6 +93,7 @@ class ManageConnectors:
         *,
         cipher: SecretCipher,
         catalogue: ProviderCatalogue,
+        metadata: MetadataSource | None = None,
         allow_local_providers: bool = True,
     ) -> None:
         """Without ``allow_local_providers`` (production), token URLs and issuers must be
@@ -102,6 +105,7 @@ class ManageConnectors:
         self._random = random
         self._cipher = cipher
         self._catalogue = catalogue
+        self._metadata = metadata
 
     async def _require_hub(self, organisation_id: str, hub_id: str) -> None:
         if await self._hubs.get(organisation_id, hub_id) is None:
@@ -119,11 +123,28 @@ class ManageConnectors:
             if template is None:
                 errors.add("provider", "is not in the catalogue (GET /providers lists it)")
         base = template or ProviderTemplate("", "", "", "")
-        token_url = new.token_url or base.token_url
         issuer = pick(new.issuer, base.issuer)
+        discovered: Discovered | None = None
+        if new.discover:
+            discovered = await self._discover(issuer, errors)
+            if discovered is not None:
+                base = replace(
+                    base,
+                    token_url=discovered.token_url,
+                    token_auth_method=discovered.token_auth_method,
+                    pkce=discovered.pkce,
+                    iss_parameter_supported=discovered.iss_parameter_supported,
+                    settings=replace(
+                        base.settings,
+                        authorize_url=discovered.authorize_url,
+                        revocation_url=discovered.revocation_url,
+                    ),
+                )
+        token_url = new.token_url or base.token_url
         settings = new.settings.over(base.settings, new.provider)
         if not token_url:
-            errors.add("tokenUrl", "is required")
+            if not (new.discover and discovered is None):  # else the issuer error says why
+                errors.add("tokenUrl", "is required")
         else:
             try:
                 parse_endpoint_url(token_url, self._allow_local)
@@ -160,6 +181,44 @@ class ManageConnectors:
         connector = sealed(self._cipher, connector)
         await self._connectors.add(connector)
         return connector
+
+    async def _discover(self, issuer: str | None, errors: FieldErrors) -> Discovered | None:
+        """The issuer's metadata, from the first well-known URL that has it; a failure is an
+        ``issuer`` error naming what went wrong."""
+        if issuer is None:
+            errors.add("issuer", "is required to discover")
+            return None
+        if self._metadata is None:
+            errors.add("issuer", "cannot be discovered here")
+            return None
+        try:
+            parse_endpoint_url(issuer, self._allow_local)
+        except InvalidEndpointUrl:
+            return None  # reported with the issuer's other checks
+        tried: list[str] = []
+        for url in metadata_urls(issuer):
+            try:
+                answer = await self._metadata.fetch(url)
+            except (ProviderUnavailable, ProviderTimeout) as exc:
+                errors.add("issuer", f"its metadata at {url} could not be read: {exc.message}")
+                return None
+            if answer.status == 404:
+                tried.append(url)
+                continue
+            if 300 <= answer.status < 400:
+                errors.add("issuer", f"{url} answered a redirect (HTTP {answer.status}), "
+                           "which is not followed")  # fmt: skip
+                return None
+            if answer.status != 200:
+                errors.add("issuer", f"{url} answered HTTP {answer.status}")
+                return None
+            try:
+                return read_metadata(answer.body, issuer)
+            except InvalidMetadata as exc:
+                errors.add("issuer", f"the metadata at {url} cannot be used: {exc}")
+                return None
+        errors.add("issuer", f"has no metadata at {' or '.join(tried)}")
+        return None
 
     async def list(self, organisation_id: str, hub_id: str) -> list[Connector]:
         await self._require_hub(organisation_id, hub_id)

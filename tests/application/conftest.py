@@ -36,6 +36,13 @@ PUBLIC_URL = "https://connect.example.org"
 CALLBACK_URL = f"{PUBLIC_URL}/oauth2/callback"
 
 
+class NoMetadata:
+    """No provider publishes metadata here: discovery is tested against a real server."""
+
+    async def fetch(self, url: str) -> TokenEndpointAnswer:
+        return TokenEndpointAnswer(404, None)
+
+
 @dataclass
 class ScriptedTokenEndpoint:
     """Answers from a script (the last answer repeats); records every request."""
@@ -141,6 +148,7 @@ def wired(
         webhook_sender=sender or RecordingWebhookSender(),
         event_encoder=JsonEventEncoder(),
         catalogue=PackagedCatalogue.load(),
+        provider_metadata=NoMetadata(),
     )
 
 

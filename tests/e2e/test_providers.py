@@ -5,8 +5,10 @@ from their settings. Revocation runs against the tests' real authorization serve
 import asyncio
 import json
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -338,3 +340,129 @@ async def test_a_failed_revocation_does_not_stop_the_deletion(
     assert '"revoked":false' in event.body.decode()
     metrics = (await flow.client.get("/metrics")).text
     assert 'embed_oauth_revocations_total{outcome="failed"}' in metrics
+
+
+class MetadataServer:
+    """Serves issuers with odd metadata: ``/redirect`` answers 302, ``/huge`` a document over
+    the size cap, ``/oidc-only`` only OpenID Connect Discovery, ``/other`` another issuer."""
+
+    def __init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer = f"{server.base_url}/{self.path.rsplit('/', 1)[-1]}"
+                if self.path.endswith("/redirect"):
+                    self.send_response(302)
+                    self.send_header("Location", f"{server.base_url}/elsewhere")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path.endswith("/huge"):
+                    body = json.dumps({"issuer": issuer, "pad": "x" * 300_000}).encode()
+                elif self.path == "/oidc-only/.well-known/openid-configuration":
+                    body = json.dumps({
+                        "issuer": f"{server.base_url}/oidc-only",
+                        "authorization_endpoint": f"{server.base_url}/oidc-only/authorize",
+                        "token_endpoint": f"{server.base_url}/oidc-only/token",
+                        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                        "authorization_response_iss_parameter_supported": True,
+                    }).encode()  # fmt: skip
+                elif self.path.endswith("/other"):
+                    body = json.dumps({"issuer": "https://someone.else.example"}).encode()
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+async def discover(flow: Flow, **body: object) -> httpx.Response:
+    hub = (await flow.post("/hubs", {"name": "h"})).json()["id"]
+    return await flow.post(f"/hubs/{hub}/connectors", {"name": "d", "discover": True, **body})
+
+
+async def test_discovery_reads_the_real_servers_metadata_and_explicit_fields_win(
+    flow: Flow,
+) -> None:
+    provider = flow.provider
+    found = await discover(flow, issuer=provider.issuer)
+    assert found.status_code == 201, found.text
+    body = found.json()
+    assert (body["authorizeUrl"], body["tokenUrl"], body["revocationUrl"]) == (
+        provider.authorize_url,
+        provider.token_url,
+        provider.revocation_url,
+    )
+    assert (body["tokenAuthMethod"], body["pkce"], body["issParameterSupported"]) == (
+        "client_secret_basic",
+        True,
+        False,
+    )
+    chosen = await discover(
+        flow, issuer=provider.issuer, tokenAuthMethod="client_secret_post", pkce=False
+    )
+    assert (chosen.json()["tokenAuthMethod"], chosen.json()["pkce"]) == (
+        "client_secret_post",
+        False,
+    )
+    # A connector made by discovery connects end to end.
+    oauth_client = provider.register(flow.redirect_uri, "client_secret_basic")
+    ids = await flow.connector(oauth_client, issuer=provider.issuer, discover=True)
+    returned = await asyncio.to_thread(consent, await flow.initialise(ids))
+    assert (await flow.connect(ids, returned["code"], returned["state"])).status_code == 201
+
+
+async def test_discovery_refuses_what_it_cannot_trust(flow: Flow) -> None:
+    server = MetadataServer()
+    base = server.base_url
+    try:
+        oidc = await discover(flow, issuer=f"{base}/oidc-only")
+        assert oidc.status_code == 201, oidc.text
+        assert oidc.json()["tokenAuthMethod"] == "client_secret_post"
+        assert oidc.json()["issParameterSupported"] is True
+        for issuer, words in [
+            (f"{base}/other", "not '" + base),  # its issuer is another one
+            (f"{base}/redirect", "redirect (HTTP 302)"),
+            (f"{base}/huge", "larger than allowed"),
+            (f"{base}/missing", "has no metadata at"),
+        ]:
+            refused = await discover(flow, issuer=issuer)
+            assert refused.status_code == 400, (issuer, refused.text)
+            (error,) = refused.json()["fields"]
+            assert error["field"] == "issuer"
+            assert words in error["message"], error
+        none = await discover(flow)
+        assert none.json()["fields"] == [{"field": "issuer", "message": "is required to discover"}]
+    finally:
+        server.stop()
+
+
+async def test_discovery_in_production_refuses_private_addresses(
+    running_provider: RunningProvider, tmp_path: Path
+) -> None:
+    async with running_flow(
+        "sqlite", tmp_path, running_provider, allow_local_providers=False
+    ) as flow:
+        refused = await discover(flow, issuer="https://127.0.0.1:1")
+    assert refused.status_code == 400
+    (error,) = refused.json()["fields"]
+    assert error["field"] == "issuer"
+    assert "could not be read" in error["message"]

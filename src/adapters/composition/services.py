@@ -33,7 +33,7 @@ from application.ports.crypto import (
     StateSealer,
     TokenHasher,
 )
-from application.ports.provider import ProviderCatalogue, TokenEndpoint
+from application.ports.provider import MetadataSource, ProviderCatalogue, TokenEndpoint
 from application.ports.storage import Storage
 from application.ports.system import Clock, RandomSource
 from application.ports.webhooks import EventEncoder, WebhookSender
@@ -68,6 +68,7 @@ def build_services(
     webhook_sender: WebhookSender,
     event_encoder: EventEncoder,
     catalogue: ProviderCatalogue,
+    provider_metadata: MetadataSource,
 ) -> Services:
     """Every use case the HTTP edge calls.
 
@@ -112,6 +113,7 @@ def build_services(
             random,
             cipher=cipher,
             catalogue=catalogue,
+            metadata=provider_metadata,
             allow_local_providers=settings.allow_local_providers,
         ),
         initialise=InitialiseOAuth2Connection(

@@ -89,8 +89,9 @@ async def oauth2_callback(
     error_description: Annotated[str | None, _query("error_description")] = None,
 ) -> Response[Any]:
     """Answers with a small page that posts `{code, state}` (with `callbackParams` when the
-    connector keeps some; or `{error, errorDescription, state}`) to `window.opener`, addressed only to the hub's allowed origins, then closes.
-    The state is checked here but consumed only when the connection is created."""
+    connector keeps some; or `{error, errorDescription, state}`) to `window.opener`,
+    addressed only to the hub's allowed origins, then closes. The state is checked here but
+    consumed only when the connection is created."""
     values = (oauth_state, code, iss, error, error_description)
     if any(value is not None and len(value) > MAX_QUERY_VALUE for value in values):
         return _page(

@@ -152,6 +152,7 @@ class ConnectorCreate(Input):
     ) = None
     default_expires_in_seconds: Annotated[int, Meta(ge=1, le=MAX_EXPIRES_IN)] | None = None
     revocation_url: Url | None = None
+    discover: bool | None = None  # fill the endpoints from the issuer's metadata
 
 
 class ConnectorRead(ProviderSettingsFields, kw_only=True):

@@ -142,6 +142,7 @@ def _new_connector(data: ConnectorCreate) -> NewConnector:
             default_expires_in=data.default_expires_in_seconds,
             revocation_url=data.revocation_url or None,
         ),
+        discover=data.discover is True,
     )
 
 

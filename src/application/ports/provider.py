@@ -35,6 +35,13 @@ class ProviderCatalogue(Protocol):
     def get(self, provider_id: str) -> ProviderTemplate | None: ...
 
 
+class MetadataSource(Protocol):
+    async def fetch(self, url: str) -> TokenEndpointAnswer:
+        """GET a provider's JSON document under the token requests' outbound rules; raise
+        ``ProviderTimeout`` or ``ProviderUnavailable`` when no answer was read."""
+        ...
+
+
 class TokenEndpoint(Protocol):
     async def request(self, request: TokenRequest) -> TokenEndpointAnswer:
         """Raise ``ProviderTimeout`` or ``ProviderUnavailable`` when no answer was read."""
