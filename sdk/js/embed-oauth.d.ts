@@ -56,7 +56,8 @@ export interface EmbedOAuthOptions {
 
 export interface ConnectOptions {
   connectorId: string;
-  authorizeUrl: string;
+  /** The connector's own authorizeUrl when omitted. */
+  authorizeUrl?: string;
   clientId: string;
   credential: { id: string; organisationId: string };
   scopes?: string[];

@@ -84,7 +84,7 @@ export class EmbedOAuth {
 
   async _connect(popup, options) {
     const body = {
-      authorizeUrl: options.authorizeUrl,
+      authorizeUrl: options.authorizeUrl || (await this._defaultAuthorizeUrl(options.connectorId)),
       clientId: options.clientId,
       credential: options.credential,
     };
@@ -101,6 +101,16 @@ export class EmbedOAuth {
       connection.callbackParams = result.callbackParams; // e.g. QuickBooks' realmId
     }
     return this._request("POST", this._userPath(), connection);
+  }
+
+  /** The connector's own authorize URL, when the call gives none. */
+  async _defaultAuthorizeUrl(connectorId) {
+    const path = `/embed/${encodeURIComponent(this.hubId)}/connector/${encodeURIComponent(connectorId)}`;
+    const connector = await this._request("GET", path);
+    if (!connector.authorizeUrl) {
+      throw new EmbedOAuthError("invalid_options", "authorizeUrl is required: the connector has none.");
+    }
+    return connector.authorizeUrl;
   }
 
   /** The end user's connections in this hub, every page of them. */

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from application.callers import Caller, check_connector, check_hub
 from application.errors import NotFound, ProviderTimeout, ProviderUnavailable
 from application.identity import new_id
 from application.integrity import sealed
@@ -235,3 +236,10 @@ class ManageConnectors:
         await self._require_hub(organisation_id, hub_id)
         if not await self._connectors.delete(hub_id, connector_id):
             raise NotFound("connector")
+
+    async def for_embedding(self, caller: Caller, hub_id: str, connector_id: str) -> Connector:
+        """What the embedding page may know of a connector (its name, provider and default
+        authorize URL): for the hub's backend, and for its end users within their token."""
+        check_hub(caller, hub_id)
+        check_connector(caller, connector_id)
+        return await self.get(caller.organisation_id, hub_id, connector_id)

@@ -120,6 +120,25 @@ test("callback parameters the page passes on reach the connection's creation", a
   });
 });
 
+test("without an authorizeUrl, connect uses the connector's own", async () => {
+  const window = fakeWindow();
+  const { fetch, calls } = fakeFetch([
+    [200, { id: "conn/1", name: "CRM", provider: "hubspot", authorizeUrl: "https://crm.example/authorize" }],
+    [200, { url: AUTHORIZE }],
+    [201, CONNECTION],
+  ]);
+  const client = new EmbedOAuth({ baseUrl: BASE, token: SESSION, hubId: "hub 1", window, fetch });
+  const { authorizeUrl, ...withoutUrl } = connectOptions;
+  const connecting = client.connect(withoutUrl);
+  await waitFor(() => window.popup.location.href === AUTHORIZE);
+  window.post({ code: "the-code", state: "STATE-1" });
+  await connecting;
+  assert.equal(calls[0].method, "GET");
+  assert.equal(calls[0].url, `${BASE}/embed/hub%201/connector/conn%2F1`);
+  assert.equal(calls[1].body.authorizeUrl, "https://crm.example/authorize");
+  assert.notEqual(authorizeUrl, calls[1].body.authorizeUrl);
+});
+
 test("a blocked popup rejects at once with popup_blocked", async () => {
   const { fetch, calls } = fakeFetch([]);
   const client = new EmbedOAuth({ baseUrl: BASE, token: SESSION, hubId: "h", window: fakeWindow({ blockPopups: true }), fetch });

@@ -34,7 +34,7 @@ from adapters.http.end_users import (
     read_organisation,
 )
 from adapters.http.errors import exception_handlers
-from adapters.http.initialise import INITIALISE_PATH, initialise_route
+from adapters.http.initialise import INITIALISE_PATH, embed_connector, initialise_route
 from adapters.http.lean import route_path_parameters_to_asgi_handlers
 from adapters.http.management import (
     ConnectorController,
@@ -100,6 +100,7 @@ def http_app(
         UserConnectionController,
         ConnectionController,
         initialise_route(services, settings.max_body_bytes),
+        embed_connector,
         access_token_route(services),
         oauth2_callback,
         oauth2_callback_without_organisation,

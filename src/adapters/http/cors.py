@@ -18,7 +18,7 @@ from application.embed_origins import EmbedOrigins
 from application.errors import StorageUnavailable
 
 _HUB_ROUTES = re.compile(
-    r"/embed/([^/]+)/connector/[^/]+/oauth2/initialise|/hubs/([^/]+)/users/[^/]+/connections"
+    r"/embed/([^/]+)/connector/[^/]+(?:/oauth2/initialise)?|/hubs/([^/]+)/users/[^/]+/connections"
 )
 _CONNECTION_ROUTE = re.compile(r"/connections/([^/]+)")
 ALLOWED_METHODS = b"GET, POST, DELETE"

@@ -169,6 +169,15 @@ class ConnectorRead(ProviderSettingsFields, kw_only=True):
     created_at: datetime
 
 
+class EmbedConnectorRead(Output):
+    """A connector as its embedding page sees it: what the SDK needs, nothing more."""
+
+    id: str
+    name: str
+    provider: str | None
+    authorize_url: str | None  # the default for initialise's authorizeUrl
+
+
 class ProviderRead(ProviderSettingsFields, kw_only=True):
     """A catalogue entry: what a connector made with ``provider`` starts with."""
 

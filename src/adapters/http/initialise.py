@@ -1,10 +1,20 @@
-"""``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``: its one implementation."""
+"""``POST /embed/{hub_id}/connector/{connector_id}/oauth2/initialise``: its one
+implementation; and ``GET /embed/{hub_id}/connector/{connector_id}``, what the embedding page
+may know of the connector."""
 
 import msgspec
+from litestar import get
 from litestar.handlers import ASGIRouteHandler, asgi
+from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
-from adapters.http.dto import InitialiseOAuth2ConnectionRequest, InitialiseOAuth2ConnectionResponse
+from adapters.http.dependencies import CallerIdentity, UseCases
+from adapters.http.dto import (
+    EmbedConnectorRead,
+    InitialiseOAuth2ConnectionRequest,
+    InitialiseOAuth2ConnectionResponse,
+)
+from adapters.http.openapi import errors
 from adapters.http.lean import decode_body, read_body, require_method, send_json
 from adapters.http.services import Services
 from application.callers import Caller
@@ -49,4 +59,22 @@ def command_from(
         disable_offline_access=bool(data.disable_offline_access),
         user_id=data.user_id or None,
         connection_id=data.connection_id or None,
+    )
+
+
+@get(
+    "/embed/{hub_id:str}/connector/{connector_id:str}",
+    responses=errors(404),
+    tags=["connect"],
+    summary="What the embedding page may know of a connector (the SDK's defaults)",
+)
+async def embed_connector(
+    hub_id: FromPath[str], connector_id: FromPath[str], services: UseCases, caller: CallerIdentity
+) -> EmbedConnectorRead:
+    connector = await services.connectors.for_embedding(caller, hub_id, connector_id)
+    return EmbedConnectorRead(
+        id=connector.id,
+        name=connector.name,
+        provider=connector.settings.provider,
+        authorize_url=connector.settings.authorize_url,
     )

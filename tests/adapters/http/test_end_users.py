@@ -429,3 +429,28 @@ async def test_cors_answers_the_end_user_routes_for_the_hubs_origins_only(api: A
             await api.client.get(path, headers={**api.auth(), "Origin": APP_ORIGIN}),
         ):
             assert "access-control-allow-origin" not in response.headers, path
+
+
+async def test_an_end_user_reads_what_the_sdk_needs_of_its_connectors_only(api: Api) -> None:
+    ids = await setup(api)
+    hub = ids["hub"]
+    made = await api.post(
+        f"/hubs/{hub}/connectors", {"name": "HubSpot", "provider": "hubspot", "pkce": True}
+    )
+    path = f"/embed/{hub}/connector/{made.json()['id']}"
+    token = await session_for(api, hub)
+    seen = await api.client.get(path, headers={**bearer(token), "Origin": APP_ORIGIN})
+    assert seen.status_code == 200, seen.text
+    assert seen.json() == {
+        "id": made.json()["id"],
+        "name": "HubSpot",
+        "provider": "hubspot",
+        "authorizeUrl": "https://app.hubspot.com/oauth/authorize",
+    }
+    assert seen.headers["access-control-allow-origin"] == APP_ORIGIN
+    limited = await session_for(api, hub, connectorIds=[ids["connector"]])
+    assert_error(await as_user(api, limited, "GET", path), 404, "connector_not_found")
+    other_hub = (await api.post("/hubs", {"name": "Other"})).json()["id"]
+    elsewhere = await session_for(api, other_hub)
+    assert_error(await as_user(api, elsewhere, "GET", path), 404, "hub_not_found")
+    assert (await api.get(path)).status_code == 200  # the backend may read it too
