@@ -55,7 +55,6 @@ async def obtain_tokens(
             tokens = read_token_response(
                 answer.body,
                 requested_scopes=requested_scopes,
-                separator=connector.scope_separator,
                 now=now,
                 path=connector.settings.token_response_path,
                 default_expires_in=connector.settings.default_expires_in,

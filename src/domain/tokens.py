@@ -5,8 +5,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.scopes import ScopeSeparator
-
 MAX_TOKEN_LENGTH = 32 * 1024
 # Linear documents 315705599 s (ten years and a few days): allow twenty years.
 MAX_EXPIRES_IN = 20 * 366 * 24 * 3600
@@ -69,7 +67,6 @@ def read_token_response(
     payload: object,
     *,
     requested_scopes: tuple[str, ...],
-    separator: ScopeSeparator,
     now: datetime,
     path: str | None = None,
     default_expires_in: int | None = None,
@@ -78,7 +75,8 @@ def read_token_response(
     nests them. ``access_token`` is required; a missing ``token_type`` is taken as ``Bearer``
     (some providers omit it); a missing ``expires_in`` means ``default_expires_in`` (a
     provider whose tokens expire without saying when); a missing ``scope`` means the
-    requested scopes; ``scope`` is split on the connector's separator and on spaces."""
+    requested scopes; ``scope`` is split on spaces and on commas, whichever the provider
+    uses (several grant with commas what was asked with spaces)."""
     if not isinstance(payload, Mapping):
         raise InvalidTokenResponse("the response is not a JSON object")
     if path is not None:
@@ -96,9 +94,7 @@ def read_token_response(
     if raw_scope is None or raw_scope == "":
         scopes = requested_scopes
     elif isinstance(raw_scope, str):
-        scopes = tuple(
-            dict.fromkeys(s for s in re.split(rf"[ {re.escape(separator.value)}]+", raw_scope) if s)
-        )
+        scopes = tuple(dict.fromkeys(s for s in re.split(r"[ ,]+", raw_scope) if s))
     elif isinstance(raw_scope, list) and all(isinstance(s, str) for s in raw_scope):
         scopes = tuple(dict.fromkeys(s for s in raw_scope if s))
     else:

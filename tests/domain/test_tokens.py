@@ -16,8 +16,8 @@ from domain.tokens import (
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def read(payload: object, separator: ScopeSeparator = ScopeSeparator.SPACE) -> object:
-    return read_token_response(payload, requested_scopes=("a", "b"), separator=separator, now=NOW)
+def read(payload: object) -> object:
+    return read_token_response(payload, requested_scopes=("a", "b"), now=NOW)
 
 
 def test_a_full_response_is_read() -> None:
@@ -30,7 +30,6 @@ def test_a_full_response_is_read() -> None:
             "scope": "a c",
         },
         requested_scopes=("a", "b"),
-        separator=ScopeSeparator.SPACE,
         now=NOW,
     )
     assert tokens.access_token == "at"
@@ -41,9 +40,7 @@ def test_a_full_response_is_read() -> None:
 
 
 def test_missing_scope_means_the_requested_ones_and_missing_type_means_bearer() -> None:
-    tokens = read_token_response(
-        {"access_token": "at"}, requested_scopes=("a", "b"), separator=ScopeSeparator.SPACE, now=NOW
-    )
+    tokens = read_token_response({"access_token": "at"}, requested_scopes=("a", "b"), now=NOW)
     assert tokens.scopes == ("a", "b")
     assert tokens.token_type == "Bearer"
     assert tokens.expires_at is None
@@ -51,19 +48,19 @@ def test_missing_scope_means_the_requested_ones_and_missing_type_means_bearer() 
 
 
 @pytest.mark.parametrize(
-    ("scope", "separator", "expected"),
+    ("scope", "expected"),
     [
-        ("x,y", ScopeSeparator.COMMA, ("x", "y")),
-        ("x, y", ScopeSeparator.COMMA, ("x", "y")),
-        ("x y x", ScopeSeparator.SPACE, ("x", "y")),
-        (["x", "y"], ScopeSeparator.SPACE, ("x", "y")),
+        ("x,y", ("x", "y")),
+        ("x, y", ("x", "y")),
+        ("x y x", ("x", "y")),
+        (["x", "y"], ("x", "y")),
     ],
 )
-def test_scope_is_split_on_the_connector_separator_and_spaces(
-    scope: object, separator: ScopeSeparator, expected: tuple[str, ...]
+def test_scope_is_split_on_spaces_and_commas_whatever_was_asked(
+    scope: object, expected: tuple[str, ...]
 ) -> None:
     tokens = read_token_response(
-        {"access_token": "at", "scope": scope}, requested_scopes=(), separator=separator, now=NOW
+        {"access_token": "at", "scope": scope}, requested_scopes=(), now=NOW
     )
     assert tokens.scopes == expected
 
@@ -73,7 +70,6 @@ def test_numeric_strings_and_whole_floats_are_accepted_as_expiry(expires_in: obj
     tokens = read_token_response(
         {"access_token": "at", "expires_in": expires_in},
         requested_scopes=(),
-        separator=ScopeSeparator.SPACE,
         now=NOW,
     )
     assert tokens.expires_at is not None

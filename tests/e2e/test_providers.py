@@ -62,7 +62,7 @@ async def authorize(flow: Flow, ids: dict[str, str], authorize_url: str) -> dict
             "authorizeUrl": authorize_url,
             "clientId": ids["client_id"],
             "credential": {"id": ids["credential"], "organisationId": flow.organisation_id},
-            "scopes": ["read"],
+            "scopes": ["read", "write"],
         },
     )
     assert started.status_code == 200, started.text
@@ -148,6 +148,9 @@ async def test_every_catalogue_entry_connects_refreshes_and_passes_refusals_on(
         } | {name: profile.callback_extra[name] for name in template["callbackParams"]}
         assert connection["metadata"] == expected_metadata
         assert set(profile.needs) <= set(connection["metadata"])
+        # granted with commas or spaces as the provider does, read as two scopes either way
+        assert {"read", "write"} <= set(connection["scopes"])
+        assert not any("," in scope for scope in connection["scopes"])
         assert len(expected_metadata) == len(template["metadataFields"]) + len(
             template["callbackParams"]
         )

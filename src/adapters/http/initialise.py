@@ -14,8 +14,8 @@ from adapters.http.dto import (
     InitialiseOAuth2ConnectionRequest,
     InitialiseOAuth2ConnectionResponse,
 )
-from adapters.http.openapi import errors
 from adapters.http.lean import decode_body, read_body, require_method, send_json
+from adapters.http.openapi import errors
 from adapters.http.services import Services
 from application.callers import Caller
 from application.initialise import InitialiseCommand
