@@ -204,6 +204,7 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
         "origins": [APP_ORIGIN],
         "message": {"state": returned["state"]},
         "codeFromUrl": True,  # the page reads the code from its own URL
+        "paramsFromUrl": [],  # the connector keeps no callback parameters
     }
     assert returned["code"] not in page.text
 
@@ -213,7 +214,9 @@ async def test_full_flow_with_pkce_and_basic_authentication(flow: Flow) -> None:
     assert set(body) == {
         "id", "hubId", "userId", "connectorId", "credentialId", "name", "scopes",
         "expiresAt", "status", "createdAt", "lastRefreshedAt", "refreshFailures", "statusReason",
+        "metadata",
     }  # fmt: skip
+    assert body["metadata"] == {}
     assert body["userId"] == "u-1"
     assert body["status"] == "active"
     assert body["scopes"] == ["contacts.read", "openid", "offline_access"]
