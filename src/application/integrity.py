@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
 from application.errors import TamperedRecord
 from application.ports.crypto import SecretCipher, UndecryptableSecret
@@ -100,25 +101,41 @@ def sealed(cipher: SecretCipher, record: R) -> R:
     return replace(record, seal=seal_of(cipher, record))
 
 
+# Seals already verified, per cipher: a seal that covered these fields under these keys
+# always will, so the hot paths (every API key, every access token) decrypt each seal once.
+_VERIFIED: "WeakKeyDictionary[SecretCipher, set[tuple[str, ...]]]" = WeakKeyDictionary()
+MAX_VERIFIED = 10_000  # per cipher; the memo starts again when full
+
+
 def check_fields(
     cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str | None
 ) -> None:
     """Raises ``TamperedRecord`` (and logs it) unless ``seal`` covers exactly ``fields``."""
-    row_id = fields[0]
+    if seal is not None:
+        verified = _VERIFIED.setdefault(cipher, set())
+        key = (kind, seal, *fields)
+        if key in verified:
+            return
+        if _intact(cipher, kind, fields, seal):
+            if len(verified) >= MAX_VERIFIED:
+                verified.clear()
+            verified.add(key)
+            return
+    log.error(
+        "stored %s %s failed its integrity check (changed outside the service, or its key is "
+        "not configured): refused, nothing sent",
+        kind,
+        fields[0],
+    )
+    raise TamperedRecord(kind.replace("_", " "))
+
+
+def _intact(cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str) -> bool:
     try:
-        intact = seal is not None and (
-            cipher.decrypt(seal, context=record_context(kind, row_id)) == _payload(fields)
-        )
+        opened = cipher.decrypt(seal, context=record_context(kind, fields[0]))
     except UndecryptableSecret:
-        intact = False
-    if not intact:
-        log.error(
-            "stored %s %s failed its integrity check (changed outside the service, or its "
-            "key is not configured): refused, nothing sent",
-            kind,
-            row_id,
-        )
-        raise TamperedRecord(kind.replace("_", " "))
+        return False
+    return opened == _payload(fields)
 
 
 def check_record(cipher: SecretCipher, record: Sealable) -> None:
