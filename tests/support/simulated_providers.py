@@ -59,7 +59,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "box": Profile(auth="post", expires_in=3600),
     "calendly": Profile(
-        auth="basic",
+        auth="post",
         expires_in=7200,
         extra={
             "owner": "https://api.calendly.com/users/U1",
@@ -91,7 +91,8 @@ PROFILES: dict[str, Profile] = {
     ),
     "hubspot": Profile(auth="post", expires_in=1800, refuses_offline_access=True),
     "intercom": Profile(auth="post", expires_in=None, refresh="never"),
-    "linear": Profile(auth="post", granted_separator=",", expires_in=315705599, refresh="never"),
+    # Comma-separated scopes; refresh tokens by default since April 2026.
+    "linear": Profile(auth="post", granted_separator=",", expires_in=86399),
     "microsoft": Profile(auth="post", expires_in=3599, refresh="offline_access"),
     # JSON body with Basic authentication; owner=user; tokens do not expire.
     "notion": Profile(
