@@ -148,6 +148,8 @@ class Provider:
     refresh_faults: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     # Rotate, then wait this long before answering: a response the caller may never read.
     delay_after_refresh: float = 0.0
+    # Added to the redirect back, as some providers add an account id (QuickBooks' realmId).
+    callback_extra: dict[str, str] = field(default_factory=dict)
     # Revocation answers this status instead of revoking (200: it works).
     revocation_status: int = 200
     revocation_requests: list[dict[str, str]] = field(default_factory=list)
@@ -339,9 +341,12 @@ def create_provider_app(provider: Provider) -> Flask:
         response = server.create_authorization_response(
             grant=grant, grant_user=USERNAME if allowed else None
         )
-        if provider.send_iss and "Location" in response.headers:
+        extra = list(provider.callback_extra.items())
+        if provider.send_iss:
+            extra.append(("iss", provider.iss_value or provider.issuer))
+        if extra and "Location" in response.headers:
             parts = urlsplit(response.headers["Location"])
-            query = [*parse_qsl(parts.query), ("iss", provider.iss_value or provider.issuer)]
+            query = [*parse_qsl(parts.query), *extra]
             response.headers["Location"] = urlunsplit(parts._replace(query=urlencode(query)))
         return response
 

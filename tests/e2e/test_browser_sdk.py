@@ -148,12 +148,16 @@ def product(tmp_path: Path) -> Iterator[Product]:
         provider.stop()
 
 
-def run_in_browser(product: Product, token: str, in_popup: str) -> dict[str, Any]:
-    """Open the product's page, click Connect, then in the popup: ``allow``, ``deny`` or
-    ``close``. Returns what the page shows."""
+def run_in_browser(
+    product: Product, token: str, in_popup: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Open the product's page, click Connect (with ``options``, by default the product's
+    connector's), then in the popup: ``allow``, ``deny`` or ``close``. Returns what the page
+    shows."""
     from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415  (needs Chromium)
 
-    config = {"token": token, "hubId": product.ids["hub"], "connect": product.connect_options()}
+    connect = options or product.connect_options()
+    config = {"token": token, "hubId": product.ids["hub"], "connect": connect}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -191,6 +195,34 @@ def test_the_sdk_connects_from_another_origin(product: Product, token_kind: str)
     assert stored == connection
     token_answer = product.api.post(f"/connections/{connection['id']}/access-token")
     assert token_answer.json()["accessToken"] in product.provider.provider.tokens
+
+
+def test_callback_parameters_and_the_connectors_authorize_url_through_a_real_browser(
+    product: Product,
+) -> None:
+    """A connector that keeps the callback's realmId and has its own authorize URL: the
+    page gives no authorizeUrl (the SDK reads the connector's), the provider adds realmId
+    to its redirect, and the callback page and the SDK carry it to the connection."""
+    provider = product.provider.provider
+    connector = product.api.post(
+        f"/hubs/{product.ids['hub']}/connectors",
+        json={
+            "name": "Books",
+            "tokenUrl": provider.token_url,
+            "authorizeUrl": provider.authorize_url,
+            "callbackParams": ["realmId"],
+        },
+    )
+    assert connector.status_code == 201, connector.text
+    options = {**product.connect_options(), "connectorId": connector.json()["id"]}
+    del options["authorizeUrl"]
+    provider.callback_extra = {"realmId": "4620816365"}
+    try:
+        shown = run_in_browser(product, product.session_token("u-books"), "allow", options)
+    finally:
+        provider.callback_extra = {}
+    assert shown["connection"]["metadata"] == {"realmId": "4620816365"}
+    assert shown["connection"]["connectorId"] == connector.json()["id"]
 
 
 def test_closing_the_popup_rejects_with_cancelled(product: Product) -> None:
