@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 
 from application.callers import Caller, check_connector, check_hub, check_user, sees_connection
-from application.errors import NotFound, ProviderTimeout, ProviderUnavailable
+from application.errors import NotFound, ProviderTimeout, ProviderUnavailable, TamperedRecord
 from application.events import Announcer
 from application.identity import new_id
 from application.integrity import check_record, seal_of, sealed
@@ -302,7 +302,9 @@ class RevokeTokens:
     """RFC 7009 at the connector's revocation URL: the refresh token first (a provider
     revokes the grant's access tokens with it, §2.1), then the access token, with the
     connector's client authentication and within the token timeout. A failure is logged and
-    reported, never raised: deleting a connection must not depend on the provider."""
+    reported, never raised: deleting a connection must not depend on the provider. A
+    connection or connector that fails its integrity check is not revoked at all (its
+    tokens would go where the changed row points)."""
 
     def __init__(
         self,
@@ -326,7 +328,11 @@ class RevokeTokens:
         )
         if credential is None:
             return False
-        check_record(self._cipher, connection)
+        try:  # no token goes where a changed row points; the deletion still goes on
+            check_record(self._cipher, connection)
+            check_record(self._cipher, connector)
+        except TamperedRecord:
+            return False
         tokens = connection.tokens
         to_revoke = [
             (sealed, hint, context(connection.id))

@@ -215,3 +215,30 @@ async def test_a_connection_switched_to_another_credential_is_not_refreshed(
     assert answer.status_code == 500
     assert len(flow.provider.token_requests) == before
     assert refused(caplog, "connection")
+
+
+async def test_a_changed_revocation_url_gets_no_token_and_the_deletion_goes_on(
+    flow: Flow, attacker: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow.provider.expires_in = 120
+    ids = await flow.connector(
+        flow.provider.register(flow.redirect_uri), revocationUrl=flow.provider.revocation_url
+    )
+    returned = await asyncio.to_thread(consent, await flow.initialise(ids))
+    created = await flow.connect(ids, returned["code"], returned["state"])
+    connection_id = created.json()["id"]
+    tamper(
+        flow,
+        "UPDATE connectors SET settings = ? WHERE id = ?",
+        json.dumps({"revocation_url": attacker.url}),
+        ids["connector"],
+    )
+    before = len(flow.provider.revocation_requests)
+    deleted = await flow.client.delete(f"/connections/{connection_id}", headers=flow.auth)
+    assert deleted.status_code == 204
+    gone = await flow.client.get(f"/connections/{connection_id}", headers=flow.auth)
+    assert gone.status_code == 404
+    await asyncio.sleep(0.2)
+    assert attacker.received == []
+    assert len(flow.provider.revocation_requests) == before
+    assert refused(caplog, "connector")
