@@ -159,7 +159,7 @@ class CreateConnection:
         if connector is None:
             raise NotFound("connector", field="connectorId")
         from_callback, missing = pick_metadata(
-            new.callback_params, connector.settings.callback_params
+            new.callback_params, connector.settings.callback_params, dotted=False
         )
         if missing:  # refused before the state is spent
             raise InvalidInput(
@@ -191,7 +191,9 @@ class CreateConnection:
             connector=connector,
             now=self._clock.now(),
         )
-        from_response, absent = pick_metadata(response, connector.settings.metadata_fields)
+        from_response, absent = pick_metadata(
+            response, connector.settings.metadata_fields, dotted=True
+        )
         if absent:
             raise ProviderUnavailable(
                 "The provider's token response lacks what this connector keeps: "

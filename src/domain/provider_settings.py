@@ -102,6 +102,10 @@ def at_path(payload: object, path: str) -> object:
     return payload
 
 
+def _flat(payload: object, name: str) -> object:
+    return payload.get(name) if isinstance(payload, Mapping) else None
+
+
 def kept_value(value: object) -> str | None:
     """A metadata value as stored: a string, number or boolean, at most 2048 characters."""
     if isinstance(value, bool):
@@ -114,14 +118,16 @@ def kept_value(value: object) -> str | None:
 
 
 def pick_metadata(
-    payload: object, fields: tuple[str, ...]
+    payload: object, fields: tuple[str, ...], *, dotted: bool
 ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
-    """The ``fields`` a token response (or callback query) holds as usable values, and the
+    """The ``fields`` a token response (``dotted``: names are paths into nested objects) or
+    a callback query (names as they are, dots included) holds as usable values, and the
     names of those it lacks."""
     kept: list[tuple[str, str]] = []
     missing: list[str] = []
     for name in fields:
-        value = kept_value(at_path(payload, name))
+        found = at_path(payload, name) if dotted else _flat(payload, name)
+        value = kept_value(found)
         if value is None:
             missing.append(name)
         else:

@@ -12,6 +12,7 @@ from domain.form_encoding import MalformedFormData, decode_component, encode_com
 from domain.identifiers import time_ordered_id
 from domain.origins import InvalidOrigin, normalise_origin
 from domain.pkce import s256_challenge
+from domain.provider_settings import pick_metadata
 from domain.state import StateClaims, state_binding
 
 
@@ -144,3 +145,23 @@ def test_bad_percent_escapes_are_refused(bad: str) -> None:
 @given(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"])))
 def test_encoding_then_decoding_gives_back_the_text(text: str) -> None:
     assert decode_component(encode_component(text)) == text
+
+
+def test_metadata_is_read_by_path_from_responses_and_by_name_from_callbacks() -> None:
+    response = {"team": {"id": "T1"}, "instance_url": "https://x.example", "n": 3, "t": True}
+    kept, missing = pick_metadata(
+        response, ("team.id", "instance_url", "n", "t", "absent"), dotted=True
+    )
+    assert kept == (
+        ("team.id", "T1"),
+        ("instance_url", "https://x.example"),
+        ("n", "3"),
+        ("t", "true"),
+    )
+    assert missing == ["absent"]
+    query = {"realm.id": "42", "realmId": "7"}
+    assert pick_metadata(query, ("realm.id", "realmId"), dotted=False) == (
+        (("realm.id", "42"), ("realmId", "7")),
+        [],
+    )
+    assert pick_metadata(query, ("realm.id",), dotted=True) == ((), ["realm.id"])
