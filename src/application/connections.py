@@ -348,9 +348,12 @@ class RevokeTokens:
         for sealed_token, hint, context in to_revoke:
             token = self._cipher.decrypt(sealed_token, context=context)
             request = token_request(
-                connector, credential, self._cipher, (("token", token), ("token_type_hint", hint))
+                connector,
+                credential,
+                self._cipher,
+                (("token", token), ("token_type_hint", hint)),
+                url=connector.settings.revocation_url,
             )
-            request = replace(request, token_url=connector.settings.revocation_url)
             try:
                 answer = await self._token_endpoint.request(request)
             except (ProviderTimeout, ProviderUnavailable) as exc:

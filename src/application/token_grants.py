@@ -16,12 +16,15 @@ def token_request(
     credential: Credential,
     cipher: SecretCipher,
     form: tuple[tuple[str, str], ...],
+    *,
+    url: str | None = None,
 ) -> TokenRequest:
-    """A grant to the connector's token endpoint, authenticated with the credential; not
-    made for a connector whose seal does not cover its token URL (``TamperedRecord``)."""
+    """A request to the connector's token endpoint (or ``url``, another of its endpoints,
+    such as its revocation URL), authenticated with the credential; not made for a connector
+    whose seal does not cover its URLs (``TamperedRecord``)."""
     check_record(cipher, connector)
     return TokenRequest(
-        token_url=connector.token_url,
+        token_url=url or connector.token_url,
         auth_method=connector.token_auth_method,
         client_id=credential.client_id,
         client_secret=cipher.decrypt(
