@@ -143,7 +143,7 @@ def http_app(
         EmbedCors(app.asgi_handler, services.embed_origins), security_headers(settings)
     )
     app.asgi_handler = observer
-    app.on_shutdown.append(observer.flush)  # the access-log lines of the last turn
+    app.on_shutdown.append(observer.close)  # the requests of the last turn
     return app
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
-from adapters.observability import JsonFormatter, request_id_var
+from adapters.observability import HTTP_LATENCY, JsonFormatter, _RequestMetrics, request_id_var
 from adapters.settings import Settings
 from tests.adapters.http.conftest import Api
 
@@ -130,6 +130,40 @@ async def test_metrics_count_requests_by_route_and_initialisations(api: Api) -> 
         "embed_oauth_refreshes_total" in exposed.text
         or "embed_oauth_code_exchanges_total" in exposed.text
     )
+
+
+def test_tallied_latencies_expose_what_observing_each_request_would() -> None:
+    """The metrics are added a turn's tally at a time: the exposition must be what
+    prometheus_client's own per-request ``observe`` gives, bucket by bucket, bounds
+    included."""
+    bounds = HTTP_LATENCY._upper_bounds[:-1]
+    latencies = [0.0, *bounds, *(b * 1.001 for b in bounds), 0.0004, 42.0, 3.3, 0.0101]
+    reference_registry = CollectorRegistry()
+    reference = Histogram(
+        "reference_seconds", "per-request observations", registry=reference_registry, buckets=bounds
+    )
+    metrics = _RequestMetrics()
+    route = "/tally-test"
+    for seconds in latencies:
+        reference.observe(seconds)
+        metrics.record(route, "GET", 200, seconds)
+    metrics.record(route, "GET", 503, 0.002)
+    metrics.apply()
+    metrics.apply()  # nothing tallied since: adds nothing
+    for bound in [*bounds, float("inf")]:
+        le = "+Inf" if bound == float("inf") else str(float(bound))
+        expected = reference_registry.get_sample_value("reference_seconds_bucket", {"le": le})
+        got = sample(
+            "embed_oauth_http_request_duration_seconds_bucket", route=route, method="GET", le=le
+        )
+        assert got == (expected or 0.0) + (bound >= 0.002), le
+    expected_sum = reference_registry.get_sample_value("reference_seconds_sum", {})
+    got_sum = sample("embed_oauth_http_request_duration_seconds_sum", route=route, method="GET")
+    assert got_sum == pytest.approx((expected_sum or 0.0) + 0.002)
+    assert sample(
+        "embed_oauth_http_requests_total", route=route, method="GET", status="200"
+    ) == len(latencies)
+    assert sample("embed_oauth_http_requests_total", route=route, method="GET", status="503") == 1
 
 
 async def test_cleanup_job_purges_expired_rows_while_the_app_runs() -> None:
