@@ -35,6 +35,7 @@ from domain.state import BINDING_BYTES, STATE_ID_BYTES, UNBOUND, StateClaims
 _VERSION = 3
 _NONCE_BYTES = 12
 _FIXED = struct.Struct(">I16s16s16s16s16sB")
+_EXPIRY, _REST = struct.Struct(">I"), struct.Struct(">16s16s16s16s16sB")  # _FIXED in two
 _USER, _CONNECTION = 1, 2  # flags
 _OPTIONAL = 16
 MAX_STATE_LENGTH = 2048
@@ -46,6 +47,33 @@ def _uuid_bytes(value: str) -> bytes:
     return uuid.UUID(value).bytes
 
 
+# What the payload after the expiry is made of: organisation, hub, connector and credential
+# ids, the binding, the end-user binding, the connection re-authorised, the scopes.
+_RestFields = tuple[str, str, str, str, bytes, bytes, str | None, tuple[str, ...]]
+
+
+@lru_cache(maxsize=4096)
+def _payload_rest(fields: _RestFields) -> bytes:
+    """The payload after the expiry. It is the same for every state of one connector,
+    credential, user and scope list, so it is packed once for all of them."""
+    organisation_id, hub_id, connector_id, credential_id, binding, user, connection_id, scopes = (
+        fields
+    )
+    rest = _REST.pack(
+        _uuid_bytes(organisation_id),
+        _uuid_bytes(hub_id),
+        _uuid_bytes(connector_id),
+        _uuid_bytes(credential_id),
+        binding,
+        (_USER if user != UNBOUND else 0) | (_CONNECTION if connection_id else 0),
+    )
+    if user != UNBOUND:
+        rest += user
+    if connection_id:
+        rest += _uuid_bytes(connection_id)
+    return rest + " ".join(scopes).encode("ascii")
+
+
 def _subkey(master: bytes, purpose: bytes) -> bytes:
     return hmac.new(master, b"embed-oauth/" + purpose, hashlib.sha256).digest()
 
@@ -55,30 +83,28 @@ class AesGcmStateSealer:
         self._active_id = keyring.active_id
         self._active_id_bytes = keyring.active_id.encode("ascii")
         self._aead = {k: AESGCMSIV(_subkey(v, b"state-seal/v2")) for k, v in keyring.keys.items()}
+        self._active_aead = self._aead[self._active_id]
+        self._header_prefix = bytes((_VERSION, len(self._active_id_bytes))) + self._active_id_bytes
         self._verifier_keys = {k: _subkey(v, b"pkce-verifier/v1") for k, v in keyring.keys.items()}
 
     def _verifier(self, key_id: str, state_id: bytes) -> str:
         return b64url_encode(hmac.digest(self._verifier_keys[key_id], state_id, "sha256"))
 
     def seal(self, claims: StateClaims) -> SealedState:
-        key_id = self._active_id_bytes
-        header = bytes((_VERSION, len(key_id))) + key_id + claims.state_id
-        payload = _FIXED.pack(
-            int(claims.expires_at.timestamp()),
-            _uuid_bytes(claims.organisation_id),
-            _uuid_bytes(claims.hub_id),
-            _uuid_bytes(claims.connector_id),
-            _uuid_bytes(claims.credential_id),
-            claims.binding,
-            (_USER if claims.user != UNBOUND else 0) | (_CONNECTION if claims.connection_id else 0),
+        header = self._header_prefix + claims.state_id
+        payload = _EXPIRY.pack(int(claims.expires_at.timestamp())) + _payload_rest(
+            (
+                claims.organisation_id,
+                claims.hub_id,
+                claims.connector_id,
+                claims.credential_id,
+                claims.binding,
+                claims.user,
+                claims.connection_id,
+                claims.scopes,
+            )
         )
-        if claims.user != UNBOUND:
-            payload += claims.user
-        if claims.connection_id:
-            payload += _uuid_bytes(claims.connection_id)
-        payload += " ".join(claims.scopes).encode("ascii")
-        nonce = claims.state_id[:_NONCE_BYTES]
-        sealed = self._aead[self._active_id].encrypt(nonce, payload, header)
+        sealed = self._active_aead.encrypt(claims.state_id[:_NONCE_BYTES], payload, header)
         return SealedState(
             value=b64url_encode(header + sealed),
             pkce_verifier=self._verifier(self._active_id, claims.state_id),
