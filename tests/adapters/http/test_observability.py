@@ -13,7 +13,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
-from adapters.observability import HTTP_LATENCY, JsonFormatter, _RequestMetrics, request_id_var
+from adapters.observability import (
+    HTTP_LATENCY,
+    JsonFormatter,
+    RequestObserver,
+    _RequestMetrics,
+    request_id_var,
+)
 from adapters.settings import Settings
 from tests.adapters.http.conftest import Api
 
@@ -73,6 +79,39 @@ async def test_access_log_follows_the_log_level(
     capsys.readouterr()
     await api.client.get("/health/live")
     assert access_lines(await written_after_this_turn(capsys)) == []
+
+
+async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Requests are counted and logged at the end of the event loop's turn; the shutdown
+    hook (``close``) does it for the turn that was under way, and only once."""
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def nothing() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def ignore(message: Any) -> None:
+        return None
+
+    observer = RequestObserver(answer)
+    route = "/last-turn-test"
+    scope = {"type": "http", "method": "GET", "path": route, "path_template": route, "headers": []}
+    labels = {"route": route, "method": "GET", "status": "204"}
+    capsys.readouterr()
+    await observer(scope, nothing, ignore)  # no turn of the loop ends in between
+    assert sample("embed_oauth_http_requests_total", **labels) == 0
+    await observer.close()
+    assert sample("embed_oauth_http_requests_total", **labels) == 1
+    (line,) = access_lines(capsys.readouterr().err)
+    assert (line["path"], line["status"]) == (route, 204)
+    await asyncio.sleep(0)  # the flush the request scheduled finds nothing left
+    assert sample("embed_oauth_http_requests_total", **labels) == 1
+    assert access_lines(capsys.readouterr().err) == []
 
 
 async def test_invented_methods_do_not_grow_the_metrics(api: Api) -> None:
