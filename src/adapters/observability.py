@@ -277,16 +277,17 @@ class RequestObserver:
         self._count = 0
 
     def flush(self) -> None:
-        """Count the requests served since the last flush, and write their access log."""
+        """Write the access log of the requests served since the last flush, then count them
+        (the lines first: they do not depend on prometheus_client's internals)."""
         served, self._served = self._served, []
         if not served:
             return
+        if self._access_log.enabled():
+            self._access_log.write(served)
         record = self._metrics.record
         for _, method, _, route, status, seconds, _ in served:
             record(route, method, status, seconds)
         self._metrics.apply()
-        if self._access_log.enabled():
-            self._access_log.write(served)
 
     async def close(self) -> None:
         self.flush()

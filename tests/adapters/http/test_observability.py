@@ -28,6 +28,13 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def counted(name: str, **labels: str) -> float:
+    """A request metric once the event loop has turned: requests are counted together at
+    the end of their turn."""
+    await asyncio.sleep(0.05)
+    return sample(name, **labels)
+
+
 async def test_every_response_carries_a_request_id_and_a_valid_one_is_kept(api: Api) -> None:
     generated = await api.client.get("/health/live")
     assert len(generated.headers["x-request-id"]) == 16
@@ -116,10 +123,12 @@ async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
 
 async def test_invented_methods_do_not_grow_the_metrics(api: Api) -> None:
     await api.client.request("BREW", "/health/live")  # the label "other" exists from now on
+    await asyncio.sleep(0.05)  # requests are counted at the end of their turn
     before = (await api.client.get("/metrics")).text
     for n in range(50):
         answer = await api.client.request(f"INVENTED{n}", f"/hubs/{n}")
         assert answer.status_code in (401, 404, 405)
+    await asyncio.sleep(0.05)
     after = (await api.client.get("/metrics")).text
     series = {line.split(" ")[0] for line in after.splitlines() if line.startswith("embed_oauth_")}
     assert not any("INVENTED" in name for name in series)
@@ -143,25 +152,21 @@ def test_json_formatter_carries_the_request_id_and_extra_fields() -> None:
 
 async def test_metrics_count_requests_by_route_and_initialisations(api: Api) -> None:
     route = "/credentials"
-    before = sample("embed_oauth_http_requests_total", route=route, method="GET", status="200")
+    labels = {"route": route, "method": "GET", "status": "200"}
+    before = await counted("embed_oauth_http_requests_total", **labels)
     await api.get("/credentials")
     await api.get("/credentials")
-    after = sample("embed_oauth_http_requests_total", route=route, method="GET", status="200")
-    assert after - before == 2
-    unmatched = sample(
-        "embed_oauth_http_requests_total", route="unmatched", method="GET", status="404"
-    )
+    assert await counted("embed_oauth_http_requests_total", **labels) - before == 2
+    unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
+    before = await counted("embed_oauth_http_requests_total", **unmatched)
     await api.get("/no/such/route")
-    assert (
-        sample("embed_oauth_http_requests_total", route="unmatched", method="GET", status="404")
-        == unmatched + 1
-    )
-    initialised = sample("embed_oauth_initialisations_total", outcome="404")
+    assert await counted("embed_oauth_http_requests_total", **unmatched) == before + 1
+    initialised = await counted("embed_oauth_initialisations_total", outcome="404")
     await api.post(
         "/embed/x/connector/y/oauth2/initialise",
         {"authorizeUrl": "x", "clientId": "c", "credential": {"id": "a", "organisationId": "b"}},
     )
-    assert sample("embed_oauth_initialisations_total", outcome="404") == initialised + 1
+    assert await counted("embed_oauth_initialisations_total", outcome="404") == initialised + 1
     exposed = await api.client.get("/metrics")
     assert exposed.status_code == 200
     assert "embed_oauth_http_request_duration_seconds_bucket" in exposed.text
