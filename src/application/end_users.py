@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.callers import Caller, EndUser
-from application.errors import NotFound, Unauthenticated
+from application.errors import NotFound, TamperedRecord, Unauthenticated
 from application.identity import new_id
+from application.integrity import check_record, sealed
 from application.organisations import AuthenticateApiKey
 from application.ports.crypto import (
     EndUserTokenVerifier,
     InvalidEndUserToken,
     InvalidPublicKey,
     PublicKeyReader,
+    SecretCipher,
     TokenHasher,
 )
 from application.ports.storage import (
@@ -45,9 +47,9 @@ class ManageSigningKeys:
     """Register, list and delete the public keys of an organisation's end-user JWTs.
 
     Rules: the name is valid; the key is a PEM SubjectPublicKeyInfo of RSA (at least 2048
-    bits), EC P-256 or Ed25519, and its type fixes the one algorithm its tokens may use. A
-    deleted key stops verifying at once on this instance (and within the read cache's bound
-    on the others).
+    bits), EC P-256 or Ed25519, and its type fixes the one algorithm its tokens may use; the
+    key is sealed to its organisation (``application.integrity``). A deleted key stops
+    verifying at once on this instance (and within the read cache's bound on the others).
     """
 
     def __init__(
@@ -56,11 +58,13 @@ class ManageSigningKeys:
         reader: PublicKeyReader,
         clock: Clock,
         random: RandomSource,
+        cipher: SecretCipher,
     ) -> None:
         self._keys = keys
         self._reader = reader
         self._clock = clock
         self._random = random
+        self._cipher = cipher
 
     async def create(self, organisation_id: str, name: str, public_key: str) -> SigningKey:
         errors = FieldErrors()
@@ -76,6 +80,7 @@ class ManageSigningKeys:
             public_key=public_key.strip() + "\n",
             created_at=now,
         )
+        key = sealed(self._cipher, key)
         await self._keys.add(key)
         return key
 
@@ -208,6 +213,7 @@ class AuthenticateBearer:
         hasher: TokenHasher,
         clock: Clock,
         audience: str,
+        cipher: SecretCipher,
     ) -> None:
         self._api_keys = api_keys
         self._signing_keys = signing_keys
@@ -216,6 +222,7 @@ class AuthenticateBearer:
         self._hasher = hasher
         self._clock = clock
         self._audience = audience
+        self._cipher = cipher
 
     async def __call__(self, token: str) -> Caller:
         if token.startswith(API_KEY_PREFIX):
@@ -245,6 +252,10 @@ class AuthenticateBearer:
         key = await self._signing_keys.find(kid) if kid else None
         if key is None:
             raise Unauthenticated("The token's kid names no signing key.")
+        try:
+            check_record(self._cipher, key)  # planted, or moved to another organisation
+        except TamperedRecord:
+            raise Unauthenticated("The token's kid names no signing key.") from None
         try:
             claims = self._verifier.verify(
                 token,

@@ -1,17 +1,19 @@
 """Seals over the stored rows that decide where a secret or a token goes.
 
 Someone who can write to the database but has not got the encryption keys could otherwise
-plant an API key's hash, point a connector's token URL or a webhook's URL at their own
-server, add a hub origin, or move a connection (and so its tokens) to another organisation
-or credential. Each such row therefore carries a seal: the fields that matter, encrypted
-with the service's keys (an AEAD, so it authenticates them) under a context naming the row.
+plant an API key's hash or a signing key (and so sign end-user tokens), point a connector's
+token URL or a webhook's URL at their own server, add a hub origin, or move a connection
+(and so its tokens) to another organisation or credential. Each such row therefore carries
+a seal: the fields that matter, encrypted with the service's keys (an AEAD, so it
+authenticates them) under a context naming the row.
 
 Rules:
 - a seal is written with the row, by the use case that writes it;
-- a row is checked where it is used: authenticating an API key, answering CORS and the
-  callback page (hub origins), asking a token endpoint (connector, connection), handing out
-  an access token (connection), sending a webhook. A row whose seal is missing, does not
-  decrypt, or names other values is refused, logged, and nothing is sent;
+- a row is checked where it is used: authenticating an API key or an end-user JWT (its
+  signing key), answering CORS and the callback page (hub origins), asking a token endpoint
+  (connector, connection), handing out an access token (connection), sending a webhook. A
+  row whose seal is missing, does not decrypt, or names other values is refused, logged,
+  and nothing is sent;
 - seals are encrypted values like the others, so ``keys rotate`` re-encrypts them, an
   interrupted rotation leaves every row readable, and the start-up check names the keys they
   need.
@@ -27,7 +29,7 @@ from weakref import WeakKeyDictionary
 
 from application.errors import TamperedRecord
 from application.ports.crypto import SecretCipher, UndecryptableSecret
-from domain.model import ApiKey, Connection, Connector, Hub, Webhook
+from domain.model import ApiKey, Connection, Connector, Hub, SigningKey, Webhook
 
 log = logging.getLogger("embed_oauth.integrity")
 
@@ -38,10 +40,11 @@ class RecordKind(StrEnum):
     CONNECTOR = "connector"
     CONNECTION = "connection"
     WEBHOOK = "webhook"
+    SIGNING_KEY = "signing_key"
 
 
-Sealable = ApiKey | Hub | Connector | Connection | Webhook
-R = TypeVar("R", ApiKey, Hub, Connector, Connection, Webhook)
+Sealable = ApiKey | Hub | Connector | Connection | Webhook | SigningKey
+R = TypeVar("R", ApiKey, Hub, Connector, Connection, Webhook, SigningKey)
 
 
 def record_context(kind: RecordKind, row_id: str) -> str:
@@ -80,6 +83,13 @@ def sealed_fields(record: Sealable) -> tuple[RecordKind, tuple[str, ...]]:
             )
         case Webhook():
             return RecordKind.WEBHOOK, webhook_fields(record.id, record.organisation_id, record.url)
+        case SigningKey():  # its public key verifies end-user tokens of its organisation
+            return RecordKind.SIGNING_KEY, (
+                record.id,
+                record.organisation_id,
+                record.algorithm.value,
+                record.public_key,
+            )
 
 
 def _payload(fields: Sequence[str]) -> str:

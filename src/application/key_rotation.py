@@ -23,6 +23,7 @@ _CONTEXTS: dict[SealedKind, Callable[[str], str]] = {
     SealedKind.CONNECTOR_SEAL: partial(record_context, RecordKind.CONNECTOR),
     SealedKind.CONNECTION_SEAL: partial(record_context, RecordKind.CONNECTION),
     SealedKind.WEBHOOK_SEAL: partial(record_context, RecordKind.WEBHOOK),
+    SealedKind.SIGNING_KEY_SEAL: partial(record_context, RecordKind.SIGNING_KEY),
 }
 
 

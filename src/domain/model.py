@@ -214,6 +214,7 @@ class SigningKey:
     algorithm: SigningAlgorithm
     public_key: str  # PEM SubjectPublicKeyInfo
     created_at: datetime
+    seal: str | None = None  # authenticates the fields that route secrets: application.integrity
 
 
 @dataclass(frozen=True, slots=True)

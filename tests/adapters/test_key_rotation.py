@@ -37,6 +37,8 @@ from domain.model import (
     Credential,
     Hub,
     Organisation,
+    SigningAlgorithm,
+    SigningKey,
     TokenAuthMethod,
     Webhook,
 )
@@ -57,8 +59,9 @@ def seal_plain(record: Sealable) -> str:
 
 
 async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, str], str]:
-    """An API key, a hub, a connector, three credentials, three connections and two
-    webhooks, sealed; returns every plaintext (secrets, tokens, seals) by (kind, row)."""
+    """An API key, a hub, a connector, three credentials, three connections, two webhooks
+    and a signing key, sealed; returns every plaintext (secrets, tokens, seals) by (kind,
+    row)."""
     plain: dict[tuple[str, str], str] = {}
     await storage.organisations.add(Organisation(uid(1), "o", NOW))
     key = sealed(cipher, ApiKey(uid(4), uid(1), b"k" * 32, NOW))
@@ -119,6 +122,11 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
         ))  # fmt: skip
         await storage.webhooks.add(webhook)
         records.append(webhook)
+    signing_key = sealed(cipher, SigningKey(
+        uid(40), uid(1), "k", SigningAlgorithm.ES256, "-----BEGIN PUBLIC KEY-----\n", NOW
+    ))  # fmt: skip
+    await storage.signing_keys.add(signing_key)
+    records.append(signing_key)
     for record in records:
         plain[(f"{sealed_fields(record)[0]}_seal", record.id)] = seal_plain(record)
     return plain
@@ -132,6 +140,7 @@ async def stored_records(storage: Storage) -> list[Sealable]:
         await storage.connectors.get(uid(2), uid(3)),
         *[await storage.connections.get(uid(1), uid(n)) for n in range(20, 23)],
         *[await storage.webhooks.get(uid(1), uid(n)) for n in range(30, 32)],
+        await storage.signing_keys.get(uid(1), uid(40)),
     ]
     found = [r for r in records if r is not None]
     assert len(found) == len(records)

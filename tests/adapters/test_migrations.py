@@ -141,3 +141,47 @@ async def test_without_keys_a_database_with_rows_to_seal_is_not_upgraded(
         async with engine.connect() as conn:
             columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("hubs"))
         assert "seal" not in {column["name"] for column in columns}
+
+
+async def store_a_signing_key_of_revision_0007(engine: AsyncEngine) -> tuple[str, str]:
+    """An organisation and a signing key, as a service before signing-key seals wrote them."""
+    org, key = "01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000009"
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(t.organisations.insert().values(id=org, name="o", created_at=now))
+        await conn.execute(
+            t.signing_keys.insert().values(
+                id=key, organisation_id=org, name="k", algorithm="ES256",
+                public_key="-----BEGIN PUBLIC KEY-----\n", created_at=now,
+            )
+        )  # fmt: skip
+    return org, key
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+async def test_the_upgrade_that_seals_signing_keys_seals_those_already_stored(
+    backend: str, tmp_path: Path
+) -> None:
+    cipher = AesGcmSecretCipher(Keyring.parse(generate_key_spec()))
+    async with sql_engine(backend, tmp_path) as engine:
+        await schema.upgrade(engine, "0007")
+        org, key_id = await store_a_signing_key_of_revision_0007(engine)
+        applied = await schema.upgrade(engine, keys=lambda: cipher)
+        assert applied[0].startswith("0008:")
+        key = await sql_storage(engine).signing_keys.get(org, key_id)
+        assert key is not None
+        check_record(cipher, key)
+        with pytest.raises(TamperedRecord):  # under other keys, the seal does not hold
+            check_record(AesGcmSecretCipher(Keyring.parse(generate_key_spec())), key)
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+async def test_without_keys_a_database_with_signing_keys_stays_at_0007(
+    backend: str, tmp_path: Path
+) -> None:
+    async with sql_engine(backend, tmp_path) as engine:
+        await schema.upgrade(engine, "0007")
+        await store_a_signing_key_of_revision_0007(engine)
+        with pytest.raises(schema.MigrationRefused, match="0008 seals the signing keys"):
+            await schema.upgrade(engine)
+        assert await schema.current_revision(engine) == "0007"

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_oauth_flow import APP_ORIGIN, Flow, consent, running_flow, running_provider
+from tests.e2e.test_oauth_flow import (
+    APP_ORIGIN,
+    PUBLIC_URL,
+    Flow,
+    consent,
+    running_flow,
+    running_provider,
+)
+from tests.support.end_user_keys import KeyPair, claims, generate, sign
 from tests.support.oauth_provider import RunningProvider
 from tests.support.webhook_receiver import Receiver, RunningReceiver
 
@@ -242,3 +250,69 @@ async def test_a_changed_revocation_url_gets_no_token_and_the_deletion_goes_on(
     assert attacker.received == []
     assert len(flow.provider.revocation_requests) == before
     assert refused(caplog, "connector")
+
+
+async def end_user_answer(flow: Flow, key: KeyPair, kid: str, hub_id: str) -> int:
+    """What an end user's JWT, signed with ``key`` under ``kid``, gets on their own
+    connections in ``hub_id``."""
+    token = sign(key, kid, claims("u-1", hub_id, PUBLIC_URL))
+    answer = await flow.client.get(
+        f"/hubs/{hub_id}/users/u-1/connections", headers={"Authorization": f"Bearer {token}"}
+    )
+    return answer.status_code
+
+
+async def new_hub(flow: Flow, auth: dict[str, str]) -> str:
+    answer = await flow.client.post("/hubs", json={"name": "h"}, headers=auth)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+async def registered(flow: Flow, auth: dict[str, str], key: KeyPair) -> str:
+    answer = await flow.client.post(
+        "/signing-keys", json={"name": "backend", "publicKey": key.public_pem}, headers=auth
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+@pytest.mark.parametrize("copied_seal", [False, True])
+async def test_a_planted_signing_key_signs_no_end_user_token(
+    flow: Flow, caplog: pytest.LogCaptureFixture, copied_seal: bool
+) -> None:
+    hub_id = await new_hub(flow, flow.auth)
+    own = generate("ec")
+    own_kid = await registered(flow, flow.auth, own)
+    assert await end_user_answer(flow, own, own_kid, hub_id) == 200
+    planted, planted_kid = generate("ec"), "01900000-0000-7000-8000-00000000f00d"
+    # With no seal, or with the organisation's real key's seal copied onto it: that seal
+    # names the public key it was made for.
+    tamper(
+        flow,
+        "INSERT INTO signing_keys (id, organisation_id, name, algorithm, public_key, "
+        "created_at, seal) SELECT ?, organisation_id, 'planted', algorithm, ?, created_at, "
+        "CASE WHEN ? THEN seal END FROM signing_keys WHERE id = ?",
+        planted_kid,
+        planted.public_pem,
+        copied_seal,
+        own_kid,
+    )
+    assert await end_user_answer(flow, planted, planted_kid, hub_id) == 401
+    assert refused(caplog, "signing_key")
+    assert await end_user_answer(flow, own, own_kid, hub_id) == 200
+
+
+async def test_a_signing_key_moved_to_another_organisation_signs_for_neither(
+    flow: Flow,
+) -> None:
+    _, b_key = await flow.new_organisation("B")
+    b_auth = {"Authorization": f"Bearer {b_key}"}
+    a_hub, b_hub = await new_hub(flow, flow.auth), await new_hub(flow, b_auth)
+    key = generate("ec")
+    kid = await registered(flow, b_auth, key)
+    assert await end_user_answer(flow, key, kid, b_hub) == 200
+    tamper(
+        flow, "UPDATE signing_keys SET organisation_id = ? WHERE id = ?", flow.organisation_id, kid
+    )
+    assert await end_user_answer(flow, key, kid, a_hub) == 401
+    assert await end_user_answer(flow, key, kid, b_hub) == 401

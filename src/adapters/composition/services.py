@@ -91,9 +91,10 @@ def build_services(
             hasher=token_hasher,
             clock=clock,
             audience=settings.public_url,
+            cipher=cipher,
         ),
         organisation=ReadOrganisation(storage.organisations, settings.callback_url),
-        signing_keys=ManageSigningKeys(cached.signing_keys, public_keys, clock, random),
+        signing_keys=ManageSigningKeys(cached.signing_keys, public_keys, clock, random, cipher),
         connect_sessions=ManageConnectSessions(
             hubs=cached.hubs,
             connectors=cached.connectors,

@@ -388,6 +388,7 @@ class InMemorySealedValueStore:
         credentials: InMemoryCredentialRepository,
         connections: InMemoryConnectionRepository,
         webhooks: InMemoryWebhookRepository,
+        signing_keys: InMemorySigningKeyRepository,
     ) -> None:
         self._columns: dict[SealedKind, tuple[_Rows, _Read, _Write]] = {
             SealedKind.API_KEY_SEAL: (
@@ -410,6 +411,11 @@ class InMemorySealedValueStore:
                 webhooks.rows,
                 lambda w: w.seal,
                 lambda w, v: replace(w, seal=v),
+            ),
+            SealedKind.SIGNING_KEY_SEAL: (
+                signing_keys.rows,
+                lambda k: k.seal,
+                lambda k, v: replace(k, seal=v),
             ),
             SealedKind.CLIENT_SECRET: (
                 credentials.rows,
@@ -516,13 +522,14 @@ def in_memory_storage() -> Storage:
     outbox = InMemoryOutbox(webhooks)
     api_keys = InMemoryApiKeyRepository()
     hubs = InMemoryHubRepository(connectors, connections, sessions)
+    signing_keys = InMemorySigningKeyRepository()
     storage = Storage(
         organisations=InMemoryOrganisationRepository(),
         api_keys=api_keys,
         credentials=credentials,
         hubs=hubs,
         connectors=connectors,
-        signing_keys=InMemorySigningKeyRepository(),
+        signing_keys=signing_keys,
         connect_sessions=sessions,
         webhooks=webhooks,
         outbox=outbox,
@@ -536,6 +543,7 @@ def in_memory_storage() -> Storage:
             credentials=credentials,
             connections=connections,
             webhooks=webhooks,
+            signing_keys=signing_keys,
         ),
         health=InMemoryHealthCheck(),
         unit_of_work=unit_of_work,

@@ -565,6 +565,7 @@ def _signing_key(row: sa.Row[Any]) -> SigningKey:
         algorithm=SigningAlgorithm(row.algorithm),
         public_key=row.public_key,
         created_at=row.created_at,
+        seal=row.seal,
     )
 
 
@@ -579,6 +580,7 @@ class SqlSigningKeyRepository(SqlRepository):
                 "algorithm": key.algorithm.value,
                 "public_key": key.public_key,
                 "created_at": key.created_at,
+                "seal": key.seal,
             },
         )
 
@@ -679,6 +681,7 @@ _SEALED_COLUMNS = {
     SealedKind.CONNECTOR_SEAL: (t.connectors, t.connectors.c.seal),
     SealedKind.CONNECTION_SEAL: (t.connections, t.connections.c.seal),
     SealedKind.WEBHOOK_SEAL: (t.webhooks, t.webhooks.c.seal),
+    SealedKind.SIGNING_KEY_SEAL: (t.signing_keys, t.signing_keys.c.seal),
     SealedKind.CLIENT_SECRET: (t.credentials, t.credentials.c.sealed_secret),
     SealedKind.ACCESS_TOKEN: (t.connections, t.connections.c.sealed_access_token),
     SealedKind.REFRESH_TOKEN: (t.connections, t.connections.c.sealed_refresh_token),

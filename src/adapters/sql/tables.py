@@ -204,6 +204,7 @@ signing_keys = sa.Table(
     sa.Column("algorithm", sa.String(8), nullable=False),
     sa.Column("public_key", sa.Text(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 connect_sessions = sa.Table(

@@ -346,6 +346,7 @@ class SealedKind(StrEnum):
     CONNECTOR_SEAL = "connector_seal"
     CONNECTION_SEAL = "connection_seal"
     WEBHOOK_SEAL = "webhook_seal"
+    SIGNING_KEY_SEAL = "signing_key_seal"
 
 
 @dataclass(frozen=True, slots=True)
