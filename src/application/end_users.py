@@ -127,7 +127,8 @@ class ManageConnectSessions:
 
     Rules: the hub is the organisation's (404) and every listed connector is that hub's
     (404); the lifetime is 1 s to 1 hour, 30 minutes by default; the token holds 256 random
-    bits and is stored only as a keyed hash; revoking ends it at once on this instance.
+    bits and is stored only as a keyed hash, sealed with whom and where it acts for
+    (``application.integrity``); revoking ends it at once on this instance.
     """
 
     def __init__(
@@ -139,6 +140,7 @@ class ManageConnectSessions:
         hasher: TokenHasher,
         clock: Clock,
         random: RandomSource,
+        cipher: SecretCipher,
     ) -> None:
         self._hubs = hubs
         self._connectors = connectors
@@ -146,6 +148,7 @@ class ManageConnectSessions:
         self._hasher = hasher
         self._clock = clock
         self._random = random
+        self._cipher = cipher
 
     async def create(self, organisation_id: str, new: NewConnectSession) -> IssuedConnectSession:
         errors = FieldErrors()
@@ -182,7 +185,7 @@ class ManageConnectSessions:
             expires_at=now + lifetime,
             created_at=now,
         )
-        await self._sessions.add(session)
+        await self._sessions.add(sealed(self._cipher, session))
         return IssuedConnectSession(token=token, expires_at=session.expires_at)
 
     async def revoke(self, organisation_id: str, token: str) -> None:
@@ -240,6 +243,10 @@ class AuthenticateBearer:
                 break
         else:
             raise Unauthenticated("The connect session is not valid.")
+        try:
+            check_record(self._cipher, session)  # moved to another user, hub or organisation
+        except TamperedRecord:
+            raise Unauthenticated("The connect session is not valid.") from None
         if self._clock.now() >= session.expires_at:
             raise Unauthenticated("The connect session has expired.")
         return Caller(

@@ -16,7 +16,8 @@ Rules:
   and nothing is sent;
 - seals are encrypted values like the others, so ``keys rotate`` re-encrypts them, an
   interrupted rotation leaves every row readable, and the start-up check names the keys they
-  need.
+  need. A connect session's seal is the exception: it is not re-encrypted, since the session
+  ends within an hour and its token's keyed hash already needs the old key until then.
 """
 
 import json
@@ -29,7 +30,7 @@ from weakref import WeakKeyDictionary
 
 from application.errors import TamperedRecord
 from application.ports.crypto import SecretCipher, UndecryptableSecret
-from domain.model import ApiKey, Connection, Connector, Hub, SigningKey, Webhook
+from domain.model import ApiKey, Connection, Connector, ConnectSession, Hub, SigningKey, Webhook
 
 log = logging.getLogger("embed_oauth.integrity")
 
@@ -41,10 +42,11 @@ class RecordKind(StrEnum):
     CONNECTION = "connection"
     WEBHOOK = "webhook"
     SIGNING_KEY = "signing_key"
+    CONNECT_SESSION = "connect_session"
 
 
-Sealable = ApiKey | Hub | Connector | Connection | Webhook | SigningKey
-R = TypeVar("R", ApiKey, Hub, Connector, Connection, Webhook, SigningKey)
+Sealable = ApiKey | Hub | Connector | Connection | Webhook | SigningKey | ConnectSession
+R = TypeVar("R", ApiKey, Hub, Connector, Connection, Webhook, SigningKey, ConnectSession)
 
 
 def record_context(kind: RecordKind, row_id: str) -> str:
@@ -89,6 +91,15 @@ def sealed_fields(record: Sealable) -> tuple[RecordKind, tuple[str, ...]]:
                 record.organisation_id,
                 record.algorithm.value,
                 record.public_key,
+            )
+        case ConnectSession():  # who its token acts for, where, and until when
+            return RecordKind.CONNECT_SESSION, (
+                record.token_hash.hex(),
+                record.organisation_id,
+                record.hub_id,
+                record.user_id,
+                "*" if record.connector_ids is None else " ".join(record.connector_ids),
+                str(int(record.expires_at.timestamp())),
             )
 
 

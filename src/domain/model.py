@@ -229,6 +229,7 @@ class ConnectSession:
     connector_ids: tuple[str, ...] | None
     expires_at: datetime
     created_at: datetime
+    seal: str | None = None  # authenticates who the session acts for: application.integrity
 
 
 @dataclass(frozen=True, slots=True)

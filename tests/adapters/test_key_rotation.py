@@ -128,7 +128,8 @@ async def seed(storage: Storage, cipher: AesGcmSecretCipher) -> dict[tuple[str, 
     await storage.signing_keys.add(signing_key)
     records.append(signing_key)
     for record in records:
-        plain[(f"{sealed_fields(record)[0]}_seal", record.id)] = seal_plain(record)
+        kind, fields = sealed_fields(record)
+        plain[(f"{kind}_seal", fields[0])] = seal_plain(record)
     return plain
 
 

@@ -2,7 +2,7 @@
 they do to the rows already stored."""
 
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,45 +143,61 @@ async def test_without_keys_a_database_with_rows_to_seal_is_not_upgraded(
         assert "seal" not in {column["name"] for column in columns}
 
 
-async def store_a_signing_key_of_revision_0007(engine: AsyncEngine) -> tuple[str, str]:
-    """An organisation and a signing key, as a service before signing-key seals wrote them."""
-    org, key = "01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000009"
+async def store_callers_of_revision_0007(engine: AsyncEngine) -> tuple[str, str]:
+    """An organisation, a hub, a signing key and a connect session, as a service before
+    their seals wrote them."""
+    org, hub, key = (f"01900000-0000-7000-8000-{n:012d}" for n in (1, 2, 9))
     now = datetime(2026, 11, 1, tzinfo=UTC)
     async with engine.begin() as conn:
         await conn.execute(t.organisations.insert().values(id=org, name="o", created_at=now))
+        await conn.execute(
+            t.hubs.insert().values(
+                id=hub, organisation_id=org, name="h", allowed_origins=[], created_at=now
+            )
+        )
         await conn.execute(
             t.signing_keys.insert().values(
                 id=key, organisation_id=org, name="k", algorithm="ES256",
                 public_key="-----BEGIN PUBLIC KEY-----\n", created_at=now,
             )
         )  # fmt: skip
+        await conn.execute(
+            t.connect_sessions.insert().values(
+                token_hash=b"s" * 32, organisation_id=org, hub_id=hub, user_id="u-1",
+                connector_ids=None, expires_at=now + timedelta(minutes=30), created_at=now,
+            )
+        )  # fmt: skip
     return org, key
 
 
 @pytest.mark.parametrize("backend", SQL_BACKENDS)
-async def test_the_upgrade_that_seals_signing_keys_seals_those_already_stored(
+async def test_the_upgrade_that_seals_callers_seals_the_keys_and_sessions_already_stored(
     backend: str, tmp_path: Path
 ) -> None:
     cipher = AesGcmSecretCipher(Keyring.parse(generate_key_spec()))
     async with sql_engine(backend, tmp_path) as engine:
         await schema.upgrade(engine, "0007")
-        org, key_id = await store_a_signing_key_of_revision_0007(engine)
+        org, key_id = await store_callers_of_revision_0007(engine)
         applied = await schema.upgrade(engine, keys=lambda: cipher)
         assert applied[0].startswith("0008:")
-        key = await sql_storage(engine).signing_keys.get(org, key_id)
+        storage = sql_storage(engine)
+        key = await storage.signing_keys.get(org, key_id)
+        session = await storage.connect_sessions.get(b"s" * 32)
         assert key is not None
-        check_record(cipher, key)
-        with pytest.raises(TamperedRecord):  # under other keys, the seal does not hold
-            check_record(AesGcmSecretCipher(Keyring.parse(generate_key_spec())), key)
+        assert session is not None
+        for record in (key, session):
+            check_record(cipher, record)
+            with pytest.raises(TamperedRecord):  # under other keys, the seal does not hold
+                check_record(AesGcmSecretCipher(Keyring.parse(generate_key_spec())), record)
 
 
 @pytest.mark.parametrize("backend", SQL_BACKENDS)
-async def test_without_keys_a_database_with_signing_keys_stays_at_0007(
+async def test_without_keys_a_database_with_signing_keys_or_sessions_stays_at_0007(
     backend: str, tmp_path: Path
 ) -> None:
     async with sql_engine(backend, tmp_path) as engine:
         await schema.upgrade(engine, "0007")
-        await store_a_signing_key_of_revision_0007(engine)
+        await store_callers_of_revision_0007(engine)
         with pytest.raises(schema.MigrationRefused, match="0008 seals the signing keys"):
             await schema.upgrade(engine)
         assert await schema.current_revision(engine) == "0007"

@@ -316,3 +316,54 @@ async def test_a_signing_key_moved_to_another_organisation_signs_for_neither(
     )
     assert await end_user_answer(flow, key, kid, a_hub) == 401
     assert await end_user_answer(flow, key, kid, b_hub) == 401
+
+
+async def session_token(flow: Flow, auth: dict[str, str], hub_id: str, user: str) -> str:
+    answer = await flow.client.post(
+        "/connect-sessions", json={"hubId": hub_id, "userId": user}, headers=auth
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+async def session_answer(flow: Flow, token: str, hub_id: str, user: str) -> int:
+    answer = await flow.client.get(
+        f"/hubs/{hub_id}/users/{user}/connections", headers={"Authorization": f"Bearer {token}"}
+    )
+    return answer.status_code
+
+
+@pytest.mark.parametrize("moved_to", ["organisation", "user"])
+async def test_a_connect_session_moved_to_another_user_or_organisation_acts_for_nobody(
+    flow: Flow, caplog: pytest.LogCaptureFixture, moved_to: str
+) -> None:
+    _, b_key = await flow.new_organisation("B")
+    b_auth = {"Authorization": f"Bearer {b_key}"}
+    a_hub, b_hub = await new_hub(flow, flow.auth), await new_hub(flow, b_auth)
+    token = await session_token(flow, b_auth, b_hub, "mallory")
+    assert await session_answer(flow, token, b_hub, "mallory") == 200
+    if moved_to == "organisation":
+        tamper(
+            flow,
+            "UPDATE connect_sessions SET organisation_id = ?, hub_id = ? WHERE hub_id = ?",
+            flow.organisation_id,
+            a_hub,
+            b_hub,
+        )
+        hub, user = a_hub, "mallory"
+    else:
+        tamper(flow, "UPDATE connect_sessions SET user_id = 'alice' WHERE hub_id = ?", b_hub)
+        hub, user = b_hub, "alice"
+    assert await session_answer(flow, token, hub, user) == 401
+    assert refused(caplog, "connect_session")
+
+
+async def test_an_expired_connect_session_is_not_brought_back(flow: Flow) -> None:
+    hub = await new_hub(flow, flow.auth)
+    token = await session_token(flow, flow.auth, hub, "u-1")
+    flow.clock.offset += timedelta(hours=2)  # past the session's 30 minutes
+    assert await session_answer(flow, token, hub, "u-1") == 401
+    tamper(
+        flow, "UPDATE connect_sessions SET expires_at = '2999-01-01 00:00:00' WHERE hub_id = ?", hub
+    )
+    assert await session_answer(flow, token, hub, "u-1") == 401

@@ -102,6 +102,7 @@ def build_services(
             hasher=token_hasher,
             clock=clock,
             random=random,
+            cipher=cipher,
         ),
         credentials=ManageCredentials(cached.credentials, cipher, clock, random),
         hubs=ManageHubs(

@@ -625,6 +625,7 @@ class SqlConnectSessionRepository(SqlRepository):
                 ),
                 "expires_at": session.expires_at,
                 "created_at": session.created_at,
+                "seal": session.seal,
             },
         )
 
@@ -642,6 +643,7 @@ class SqlConnectSessionRepository(SqlRepository):
             connector_ids=None if row.connector_ids is None else tuple(row.connector_ids),
             expires_at=row.expires_at,
             created_at=row.created_at,
+            seal=row.seal,
         )
 
     async def delete(self, organisation_id: str, token_hash: bytes) -> bool:

@@ -224,6 +224,7 @@ connect_sessions = sa.Table(
     sa.Column("connector_ids", sa.JSON(), nullable=True),
     sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("seal", sa.Text(), nullable=True),
 )
 
 webhooks = sa.Table(
