@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.callers import Caller, EndUser
-from application.errors import NotFound, TamperedRecord, Unauthenticated
+from application.errors import NotFound, Unauthenticated
 from application.identity import new_id
-from application.integrity import check_record, sealed
+from application.integrity import intact, sealed
 from application.organisations import AuthenticateApiKey
 from application.ports.crypto import (
     EndUserTokenVerifier,
@@ -237,16 +237,13 @@ class AuthenticateBearer:
         raise Unauthenticated("The bearer token is neither an API key nor an end-user token.")
 
     async def _session(self, token: str) -> Caller:
+        session = None
         for digest in self._hasher.digests(token):
-            session = await self._sessions.get(digest)
-            if session is not None:
+            if (session := await self._sessions.get(digest)) is not None:
                 break
-        else:
+        # A session whose seal fails was moved to another user, hub or organisation.
+        if session is None or not intact(self._cipher, session):
             raise Unauthenticated("The connect session is not valid.")
-        try:
-            check_record(self._cipher, session)  # moved to another user, hub or organisation
-        except TamperedRecord:
-            raise Unauthenticated("The connect session is not valid.") from None
         if self._clock.now() >= session.expires_at:
             raise Unauthenticated("The connect session has expired.")
         return Caller(
@@ -257,12 +254,9 @@ class AuthenticateBearer:
     async def _jwt(self, token: str) -> Caller:
         kid = self._verifier.key_id(token)
         key = await self._signing_keys.find(kid) if kid else None
-        if key is None:
+        # A key whose seal fails was planted, or moved from another organisation.
+        if key is None or not intact(self._cipher, key):
             raise Unauthenticated("The token's kid names no signing key.")
-        try:
-            check_record(self._cipher, key)  # planted, or moved to another organisation
-        except TamperedRecord:
-            raise Unauthenticated("The token's kid names no signing key.") from None
         try:
             claims = self._verifier.verify(
                 token,

@@ -9,11 +9,11 @@ authenticates them) under a context naming the row.
 
 Rules:
 - a seal is written with the row, by the use case that writes it;
-- a row is checked where it is used: authenticating an API key or an end-user JWT (its
-  signing key), answering CORS and the callback page (hub origins), asking a token endpoint
-  (connector, connection), handing out an access token (connection), sending a webhook. A
-  row whose seal is missing, does not decrypt, or names other values is refused, logged,
-  and nothing is sent;
+- a row is checked where it is used: authenticating an API key, a connect session or an
+  end-user JWT (its signing key), answering CORS and the callback page (hub origins),
+  asking a token endpoint (connector, connection), handing out an access token
+  (connection), sending a webhook. A row whose seal is missing, does not decrypt, or names
+  other values is refused, logged, and nothing is sent;
 - seals are encrypted values like the others, so ``keys rotate`` re-encrypts them, an
   interrupted rotation leaves every row readable, and the start-up check names the keys they
   need. A connect session's seal is the exception: it is not re-encrypted, since the session
@@ -128,30 +128,38 @@ _VERIFIED: "WeakKeyDictionary[SecretCipher, set[tuple[str, ...]]]" = WeakKeyDict
 MAX_VERIFIED = 10_000  # per cipher; the memo starts again when full
 
 
-def check_fields(
+def fields_intact(
     cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str | None
-) -> None:
-    """Raises ``TamperedRecord`` (and logs it) unless ``seal`` covers exactly ``fields``."""
+) -> bool:
+    """Whether ``seal`` covers exactly ``fields``; a failure is logged."""
     if seal is not None:
         verified = _VERIFIED.setdefault(cipher, set())
         key = (kind, seal, *fields)
         if key in verified:
-            return
-        if _intact(cipher, kind, fields, seal):
+            return True
+        if _opens(cipher, kind, fields, seal):
             if len(verified) >= MAX_VERIFIED:
                 verified.clear()
             verified.add(key)
-            return
+            return True
     log.error(
         "stored %s %s failed its integrity check (changed outside the service, or its key is "
         "not configured): refused, nothing sent",
         kind,
         fields[0],
     )
-    raise TamperedRecord(kind.replace("_", " "))
+    return False
 
 
-def _intact(cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str) -> bool:
+def check_fields(
+    cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str | None
+) -> None:
+    """Raises ``TamperedRecord`` (and logs it) unless ``seal`` covers exactly ``fields``."""
+    if not fields_intact(cipher, kind, fields, seal):
+        raise TamperedRecord(kind.replace("_", " "))
+
+
+def _opens(cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal: str) -> bool:
     try:
         opened = cipher.decrypt(seal, context=record_context(kind, fields[0]))
     except UndecryptableSecret:
@@ -160,5 +168,14 @@ def _intact(cipher: SecretCipher, kind: RecordKind, fields: Sequence[str], seal:
 
 
 def check_record(cipher: SecretCipher, record: Sealable) -> None:
+    """Raises ``TamperedRecord`` (and logs it) unless the record's seal holds."""
     kind, fields = sealed_fields(record)
-    check_fields(cipher, kind, fields, record.seal)
+    if not fields_intact(cipher, kind, fields, record.seal):
+        raise TamperedRecord(kind.replace("_", " "))
+
+
+def intact(cipher: SecretCipher, record: Sealable) -> bool:
+    """Whether the record's seal holds (a failure is logged), for the callers that refuse a
+    failing row with an error of their own: authentication answers 401."""
+    kind, fields = sealed_fields(record)
+    return fields_intact(cipher, kind, fields, record.seal)

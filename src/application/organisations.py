@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from application.errors import NotFound, TamperedRecord, Unauthenticated
+from application.errors import NotFound, Unauthenticated
 from application.identity import new_id
-from application.integrity import check_record, sealed
+from application.integrity import intact, sealed
 from application.ports.crypto import SecretCipher
 from application.ports.storage import ApiKeyRepository, OrganisationRepository, UnitOfWork
 from application.ports.system import Clock, RandomSource
@@ -110,12 +110,8 @@ class AuthenticateApiKey:
 
     async def __call__(self, presented: str) -> str:
         stored = await self._api_keys.find(hash_api_key(presented))
-        if stored is None:
+        if stored is None or not intact(self._cipher, stored):
             raise Unauthenticated("The API key is not valid.")
-        try:
-            check_record(self._cipher, stored)
-        except TamperedRecord:
-            raise Unauthenticated("The API key is not valid.") from None
         return stored.organisation_id
 
 
