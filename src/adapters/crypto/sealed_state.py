@@ -34,8 +34,9 @@ from domain.state import BINDING_BYTES, STATE_ID_BYTES, UNBOUND, StateClaims
 # versions (at most a state lifetime old when a new release starts) no longer open.
 _VERSION = 3
 _NONCE_BYTES = 12
-_FIXED = struct.Struct(">I16s16s16s16s16sB")
-_EXPIRY, _REST = struct.Struct(">I"), struct.Struct(">16s16s16s16s16sB")  # _FIXED in two
+# The payload's fixed fields: the expiry, then the ids, the binding and the flags.
+_EXPIRY, _REST = struct.Struct(">I"), struct.Struct(">16s16s16s16s16sB")
+_FIXED_SIZE = _EXPIRY.size + _REST.size
 _USER, _CONNECTION = 1, 2  # flags
 _OPTIONAL = 16
 MAX_STATE_LENGTH = 2048
@@ -122,15 +123,16 @@ class AesGcmStateSealer:
         header_end = 2 + raw[1] + STATE_ID_BYTES
         key_id = raw[2 : 2 + raw[1]].decode("ascii", "replace")
         aead = self._aead.get(key_id)
-        if aead is None or len(raw) < header_end + _FIXED.size:
+        if aead is None or len(raw) < header_end + _FIXED_SIZE:
             return None
         state_id = raw[header_end - STATE_ID_BYTES : header_end]
         try:
             payload = aead.decrypt(state_id[:_NONCE_BYTES], raw[header_end:], raw[:header_end])
         except InvalidTag:
             return None
-        expiry, org, hub, connector, credential, binding, flags = _FIXED.unpack_from(payload)
-        at = _FIXED.size
+        (expiry,) = _EXPIRY.unpack_from(payload)
+        org, hub, connector, credential, binding, flags = _REST.unpack_from(payload, _EXPIRY.size)
+        at = _FIXED_SIZE
         user = UNBOUND
         if flags & _USER:
             user, at = payload[at : at + _OPTIONAL], at + _OPTIONAL
