@@ -193,6 +193,11 @@ class _RequestMetrics:
         return children
 
 
+# What the observer keeps of a request until the end of its event-loop turn: request id,
+# method label, path, route template, status, duration and the time it finished.
+_Served = tuple[str, str, str, str, int, float, float]
+
+
 class _AccessLine(msgspec.Struct):
     time: str
     level: str
@@ -224,7 +229,7 @@ class AccessLog:
     def enabled(self) -> bool:
         return log.isEnabledFor(logging.INFO)
 
-    def write(self, requests: "list[_Served]") -> None:
+    def write(self, requests: list[_Served]) -> None:
         lines = []
         for request_id, method, path, route, status, seconds, finished in requests:
             second = int(finished)
@@ -248,11 +253,6 @@ class AccessLog:
                 )
             )
         sys.stderr.write(self._encoder.encode_lines(lines).decode())
-
-
-# What the observer keeps of a request until the end of its event-loop turn: request id,
-# method label, path, route template, status, duration and the time it finished.
-_Served = tuple[str, str, str, str, int, float, float]
 
 
 class RequestObserver:
