@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from adapters.crypto.encoding import b64url_decode, b64url_encode
+from adapters.crypto.hmac_sha256 import HmacSha256
 from adapters.crypto.keyring import Keyring
 from application.ports.crypto import OpenedState, SealedState
 from domain.state import BINDING_BYTES, STATE_ID_BYTES, UNBOUND, StateClaims
@@ -86,10 +87,12 @@ class AesGcmStateSealer:
         self._aead = {k: AESGCMSIV(_subkey(v, b"state-seal/v2")) for k, v in keyring.keys.items()}
         self._active_aead = self._aead[self._active_id]
         self._header_prefix = bytes((_VERSION, len(self._active_id_bytes))) + self._active_id_bytes
-        self._verifier_keys = {k: _subkey(v, b"pkce-verifier/v1") for k, v in keyring.keys.items()}
+        self._verifiers = {
+            k: HmacSha256(_subkey(v, b"pkce-verifier/v1")) for k, v in keyring.keys.items()
+        }
 
     def _verifier(self, key_id: str, state_id: bytes) -> str:
-        return b64url_encode(hmac.digest(self._verifier_keys[key_id], state_id, "sha256"))
+        return b64url_encode(self._verifiers[key_id].digest(state_id))
 
     def seal(self, claims: StateClaims) -> SealedState:
         header = self._header_prefix + claims.state_id

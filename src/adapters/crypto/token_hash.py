@@ -4,6 +4,7 @@ encryption key, so a stolen database yields neither tokens nor a way to test gue
 import hashlib
 import hmac
 
+from adapters.crypto.hmac_sha256 import HmacSha256
 from adapters.crypto.keyring import Keyring
 
 
@@ -13,14 +14,16 @@ def _subkey(master: bytes) -> bytes:
 
 class HmacTokenHasher:
     def __init__(self, keyring: Keyring) -> None:
-        active = _subkey(keyring.active_key)
-        self._keys = [active] + [
-            _subkey(key) for key_id, key in keyring.keys.items() if key_id != keyring.active_id
+        active = HmacSha256(_subkey(keyring.active_key))
+        self._macs = [active] + [
+            HmacSha256(_subkey(key))
+            for key_id, key in keyring.keys.items()
+            if key_id != keyring.active_id
         ]
 
     def digest(self, token: str) -> bytes:
-        return hmac.digest(self._keys[0], token.encode("utf-8", "surrogatepass"), "sha256")
+        return self._macs[0].digest(token.encode("utf-8", "surrogatepass"))
 
     def digests(self, token: str) -> list[bytes]:
         raw = token.encode("utf-8", "surrogatepass")
-        return [hmac.digest(key, raw, "sha256") for key in self._keys]
+        return [mac.digest(raw) for mac in self._macs]
