@@ -129,12 +129,17 @@ async def test_a_receiver_failing_twice_gets_the_same_delivery_three_times(
     assert delivery["lastStatusCode"] == 200
     assert delivery["eventId"] == attempts[0].headers["webhook-id"]
     assert listed.json()["next"] is None
-    metrics = (await flow.client.get("/metrics")).text
-    counts = {
-        line.split("{", 1)[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("embed_oauth_webhook_deliveries_total{")
-    }
+    # The round's outcomes are counted when the round ends, just after the row is written.
+    for _ in range(50):
+        metrics = (await flow.client.get("/metrics")).text
+        counts = {
+            line.split("{", 1)[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("embed_oauth_webhook_deliveries_total{")
+        }
+        if counts.get('outcome="succeeded"', 0) >= 1:
+            break
+        await asyncio.sleep(0.1)
     assert counts['outcome="retrying"'] >= 2
     assert counts['outcome="succeeded"'] >= 1
     assert "embed_oauth_webhook_queue_age_seconds" in metrics
