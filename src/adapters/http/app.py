@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.http import health
-from adapters.http.auth import BearerAuthentication, RequireJsonBody
+from adapters.http.auth import RequestChecks, RequestChecksMiddleware
 from adapters.http.callback import oauth2_callback, oauth2_callback_without_organisation
 from adapters.http.connections import (
     ACCESS_TOKEN_PATH,
@@ -92,16 +92,15 @@ def http_app(
     limiter = (
         RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
     )
-    handlers: list[Any] = [
+    checks = RequestChecks(services.authenticate, limiter)
+    ordinary: list[Any] = [
         CredentialController,
         HubController,
         ConnectorController,
         ProviderController,
         UserConnectionController,
         ConnectionController,
-        initialise_route(services, settings.max_body_bytes),
         embed_connector,
-        access_token_route(services),
         oauth2_callback,
         oauth2_callback_without_organisation,
         read_organisation,
@@ -114,7 +113,16 @@ def http_app(
         health.metrics_route(settings.metrics_token),
     ]
     if settings.demo:
-        handlers.append(demo_page)
+        ordinary.append(demo_page)
+    handlers: list[Any] = [
+        Router(
+            "/",
+            route_handlers=ordinary,
+            middleware=[DefineMiddleware(RequestChecksMiddleware, checks=checks)],
+        ),
+        initialise_route(services, settings.max_body_bytes, checks),
+        access_token_route(services, checks),
+    ]
     app = Litestar(
         route_handlers=handlers,
         lifespan=list(lifespan),
@@ -123,12 +131,6 @@ def http_app(
             "organisation_id": Provide(caller_organisation, sync_to_thread=False),
             "caller": Provide(caller_identity, sync_to_thread=False),
         },
-        middleware=[
-            DefineMiddleware(
-                BearerAuthentication, authenticate=services.authenticate, limiter=limiter
-            ),
-            RequireJsonBody,
-        ],
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         on_shutdown=list(on_shutdown),

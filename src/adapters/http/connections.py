@@ -2,10 +2,11 @@
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.handlers import ASGIRouteHandler, asgi
+from litestar.handlers import ASGIRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
 
+from adapters.http.auth import RequestChecks
 from adapters.http.dependencies import CallerIdentity, UseCases
 from adapters.http.dto import (
     AccessTokenRead,
@@ -14,7 +15,7 @@ from adapters.http.dto import (
     ConnectionRead,
     connection_read,
 )
-from adapters.http.lean import require_method, send_json
+from adapters.http.lean import lean_route, require_method, send_json
 from adapters.http.openapi import errors
 from adapters.http.paging import After, Limit
 from adapters.http.services import Services
@@ -96,10 +97,11 @@ ACCESS_TOKEN_PATH = "/connections/{connection_id:str}/access-token"
 _ENCODER = msgspec.json.Encoder()
 
 
-def access_token_route(services: Services) -> ASGIRouteHandler:
+def access_token_route(services: Services, checks: RequestChecks) -> ASGIRouteHandler:
     """``POST /connections/{id}/access-token``: a fresh access token, refreshed first when
     it is about to expire. Documented by ``adapters.http.openapi``."""
 
+    @lean_route(ACCESS_TOKEN_PATH, "access-token", checks)
     async def access_token(scope: Scope, receive: Receive, send: Send) -> None:
         require_method(scope, "POST")
         caller: Caller = scope["user"]
@@ -114,7 +116,7 @@ def access_token_route(services: Services) -> ASGIRouteHandler:
         )
         await send_json(send, _ENCODER.encode(body), headers=_NO_STORE)
 
-    return asgi(ACCESS_TOKEN_PATH, copy_scope=False, name="access-token")(access_token)
+    return access_token
 
 
 _NO_STORE = ((b"cache-control", b"no-store"),)

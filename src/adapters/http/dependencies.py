@@ -17,7 +17,7 @@ UseCases: TypeAlias = NamedDependency[Services]
 
 
 def caller_organisation(request: Request[Caller, Any, Any], services: UseCases) -> str:
-    """The caller is set by ``BearerAuthentication`` before the handler runs.
+    """The caller is set by ``RequestChecks`` before the handler runs.
 
     It takes ``services`` only to be resolved after it: Litestar resolves independent
     dependencies concurrently in a task group, which cost more than both lookups together

@@ -4,17 +4,18 @@ may know of the connector."""
 
 import msgspec
 from litestar import get
-from litestar.handlers import ASGIRouteHandler, asgi
+from litestar.handlers import ASGIRouteHandler
 from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
+from adapters.http.auth import RequestChecks
 from adapters.http.dependencies import CallerIdentity, UseCases
 from adapters.http.dto import (
     EmbedConnectorRead,
     InitialiseOAuth2ConnectionRequest,
     InitialiseOAuth2ConnectionResponse,
 )
-from adapters.http.lean import decode_body, read_body, require_method, send_json
+from adapters.http.lean import decode_body, lean_route, read_body, require_method, send_json
 from adapters.http.openapi import errors
 from adapters.http.services import Services
 from application.callers import Caller
@@ -25,10 +26,13 @@ _DECODER = msgspec.json.Decoder(InitialiseOAuth2ConnectionRequest)
 _ENCODER = msgspec.json.Encoder()
 
 
-def initialise_route(services: Services, max_body_bytes: int) -> ASGIRouteHandler:
+def initialise_route(
+    services: Services, max_body_bytes: int, checks: RequestChecks
+) -> ASGIRouteHandler:
     """The route, bound to the service's use cases. Documented in the OpenAPI schema by
     ``adapters.http.openapi`` (Litestar documents only its ordinary route handlers)."""
 
+    @lean_route(INITIALISE_PATH, "initialise", checks)
     async def initialise_oauth2_connection(scope: Scope, receive: Receive, send: Send) -> None:
         require_method(scope, "POST")
         data = decode_body(await read_body(scope, receive, max_body_bytes), _DECODER)
@@ -38,7 +42,7 @@ def initialise_route(services: Services, max_body_bytes: int) -> ASGIRouteHandle
         )
         await send_json(send, _ENCODER.encode(InitialiseOAuth2ConnectionResponse(url=url)))
 
-    return asgi(INITIALISE_PATH, copy_scope=False, name="initialise")(initialise_oauth2_connection)
+    return initialise_oauth2_connection
 
 
 def command_from(

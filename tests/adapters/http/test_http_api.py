@@ -1,17 +1,20 @@
 """The HTTP API through the real application, on SQLite."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from adapters.bootstrap import create_app
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.crypto.sealed_state import AesGcmStateSealer
+from adapters.http.auth import PUBLIC_PATHS
 from adapters.settings import Settings
 from domain.pkce import s256_challenge
 from domain.state import state_binding
@@ -508,3 +511,24 @@ async def test_every_list_is_paged_oldest_first_by_cursor(api: Api) -> None:
     assert len((await api.get("/hubs?limit=200")).json()["items"]) == len(ids)
     for path in ("/credentials", "/signing-keys", "/webhooks", f"/hubs/{ids[0]}/connectors"):
         assert (await api.get(f"{path}?limit=1")).json() == {"items": [], "next": None}
+
+
+async def test_every_registered_route_but_the_public_ones_refuses_a_request_without_a_key(
+    api: Api,
+) -> None:
+    """Walks the routes the application registered, lean and ordinary, so that a route
+    added later cannot miss the request checks."""
+    refused = []
+    for route in api.client.app.routes:
+        path = re.sub(r"\{[^}]+\}", "x", route.path)
+        if PUBLIC_PATHS.match(path):
+            continue
+        methods = route.methods - {"OPTIONS"} if isinstance(route, HTTPRoute) else {"POST"}
+        for method in sorted(methods):
+            response = await api.client.request(method, path)
+            assert response.status_code == 401, (method, path)
+            assert response.json()["code"] == "unauthenticated"
+            refused.append((method, path))
+    assert ("POST", "/embed/x/connector/x/oauth2/initialise") in refused
+    assert ("POST", "/connections/x/access-token") in refused
+    assert len(refused) >= 30
