@@ -14,6 +14,8 @@ from adapters.bootstrap import create_app
 from adapters.composition.backends import open_backend
 from adapters.crypto.keyring import Keyring, generate_key_spec
 from adapters.observability import (
+    ACCESS_LOG_BUFFER_BYTES,
+    ACCESS_LOG_DELAY_SECONDS,
     HTTP_LATENCY,
     JsonFormatter,
     RequestObserver,
@@ -49,9 +51,9 @@ def access_lines(captured: str) -> list[dict[str, Any]]:
 
 
 async def written_after_this_turn(capsys: pytest.CaptureFixture[str]) -> str:
-    """Standard error once the event loop has turned: the access log writes the lines of
-    one turn together, at its end."""
-    await asyncio.sleep(0.05)
+    """Standard error once the access log has written: lines wait at most
+    ``ACCESS_LOG_DELAY_SECONDS`` to be written together."""
+    await asyncio.sleep(ACCESS_LOG_DELAY_SECONDS + 0.05)
     return capsys.readouterr().err
 
 
@@ -88,13 +90,21 @@ async def test_access_log_follows_the_log_level(
     assert access_lines(await written_after_this_turn(capsys)) == []
 
 
-async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Requests are counted and logged at the end of the event loop's turn; the shutdown
-    hook (``close``) does it for the turn that was under way, and only once."""
-    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+class _Writes:
+    """Standard error that keeps each write apart."""
 
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _observed(path: str) -> tuple[RequestObserver, Any]:
     async def answer(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -106,11 +116,25 @@ async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
         return None
 
     observer = RequestObserver(answer)
+    scope = {"type": "http", "method": "GET", "path": path, "path_template": path, "headers": []}
+
+    async def request() -> None:
+        await observer(dict(scope), nothing, ignore)
+
+    return observer, request
+
+
+async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Requests are counted and logged at the end of the event loop's turn; the shutdown
+    hook (``close``) does it for the turn that was under way, and only once."""
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
     route = "/last-turn-test"
-    scope = {"type": "http", "method": "GET", "path": route, "path_template": route, "headers": []}
+    observer, request = _observed(route)
     labels = {"route": route, "method": "GET", "status": "204"}
     capsys.readouterr()
-    await observer(scope, nothing, ignore)  # no turn of the loop ends in between
+    await request()  # no turn of the loop ends in between
     assert sample("embed_oauth_http_requests_total", **labels) == 0
     await observer.close()
     assert sample("embed_oauth_http_requests_total", **labels) == 1
@@ -119,6 +143,61 @@ async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
     await asyncio.sleep(0)  # the flush the request scheduled finds nothing left
     assert sample("embed_oauth_http_requests_total", **labels) == 1
     assert access_lines(capsys.readouterr().err) == []
+
+
+async def test_access_lines_of_several_turns_are_written_together_within_the_delay(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+    stderr = _Writes()
+    monkeypatch.setattr("sys.stderr", stderr)
+    observer, request = _observed("/batched-test")
+    for _ in range(3):
+        await request()
+        await asyncio.sleep(0)  # the turn ends: counted, and the line waits
+    assert sample("embed_oauth_http_requests_total", route="/batched-test", method="GET",
+                  status="204") == 3  # fmt: skip
+    assert stderr.writes == []
+    await asyncio.sleep(ACCESS_LOG_DELAY_SECONDS + 0.05)
+    (written,) = stderr.writes
+    assert [json.loads(line)["path"] for line in written.splitlines()] == ["/batched-test"] * 3
+    await observer.close()
+    assert len(stderr.writes) == 1  # nothing was left to write
+
+
+async def test_access_lines_are_written_at_once_when_the_buffer_fills(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+    stderr = _Writes()
+    monkeypatch.setattr("sys.stderr", stderr)
+    path = "/full-buffer-test/" + "x" * 900
+    observer, request = _observed(path)
+    served = 0
+    while not stderr.writes and served < 1000:
+        await request()
+        await asyncio.sleep(0)
+        served += 1
+    (written,) = stderr.writes  # without waiting for the delay
+    lines = written.encode().splitlines(keepends=True)
+    assert len(lines) == served
+    assert len(written.encode()) >= ACCESS_LOG_BUFFER_BYTES > len(written.encode()) - len(lines[-1])
+    await observer.close()
+
+
+async def test_close_writes_the_lines_still_waiting(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+    stderr = _Writes()
+    monkeypatch.setattr("sys.stderr", stderr)
+    observer, request = _observed("/waiting-test")
+    await request()
+    await asyncio.sleep(0)
+    assert stderr.writes == []
+    await observer.close()
+    (written,) = stderr.writes
+    assert json.loads(written)["path"] == "/waiting-test"
 
 
 async def test_invented_methods_do_not_grow_the_metrics(api: Api) -> None:
