@@ -170,8 +170,9 @@ def test_two_states_for_the_same_claims_differ_and_verifiers_differ() -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 16, 63, 64, 65, 3000])
-def test_hmac_sha256_is_the_standard_mac_every_time(size: int) -> None:
-    key = os.urandom(32)
+@pytest.mark.parametrize("key_size", [0, 16, 32, 64, 65, 200])
+def test_hmac_sha256_is_the_standard_mac_every_time(key_size: int, size: int) -> None:
+    key = os.urandom(key_size)
     mac = HmacSha256(key)
     for _ in range(3):  # the keyed state is copied, never consumed
         message = os.urandom(size)
