@@ -107,22 +107,21 @@ def parse_authorization_request(
 ) -> AuthorizationRequest:
     """See ``_parse``. A pure function, so repeated requests (a product sends the same shape
     again and again) are answered from memory; refusals are always computed afresh."""
-    return _parse(
-        authorize_url=authorize_url,
-        client_id=client_id,
-        scopes=tuple(scopes),
-        prompt=prompt,
-        additional_params=additional_params,
-        disable_offline_access=disable_offline_access,
-        scope_separator=scope_separator,
-        allow_loopback_http=allow_loopback_http,
-        provider=provider,
+    return _parse(  # positional: the cache's key is built in half the time
+        authorize_url,
+        client_id,
+        tuple(scopes),
+        prompt,
+        additional_params,
+        disable_offline_access,
+        scope_separator,
+        allow_loopback_http,
+        provider,
     )
 
 
 @lru_cache(maxsize=1024)
-def _parse(
-    *,
+def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
     authorize_url: str,
     client_id: str,
     scopes: tuple[str, ...],
