@@ -251,17 +251,17 @@ class AccessLog:
                     "%Y-%m-%dT%H:%M:%S"
                 )
             lines.append(
-                _AccessLine(
-                    time=f"{self._second_text}.{int((finished - second) * 1000):03d}+00:00",
-                    level="info",
-                    logger="embed_oauth.access",
-                    message="request",
-                    request_id=request_id,
-                    method=method,
-                    path=path,
-                    route=route,
-                    status=status,
-                    duration_ms=round(seconds * 1000, 3),
+                _AccessLine(  # by position, and to the microsecond without round(): cheaper
+                    f"{self._second_text}.{int((finished - second) * 1000):03d}+00:00",
+                    "info",
+                    "embed_oauth.access",
+                    "request",
+                    request_id,
+                    method,
+                    path,
+                    route,
+                    status,
+                    int(seconds * 1_000_000 + 0.5) / 1000,
                 )
             )
         encoded = self._encoder.encode_lines(lines)
