@@ -107,16 +107,18 @@ def parse_authorization_request(
 ) -> AuthorizationRequest:
     """See ``_parse``. A pure function, so repeated requests (a product sends the same shape
     again and again) are answered from memory; refusals are always computed afresh."""
-    return _parse(  # positional: the cache's key is built in half the time
+    return _parse(  # positional, and of strings and tuples: the cache's key is cheap to build
         authorize_url,
         client_id,
         tuple(scopes),
         prompt,
         additional_params,
-        disable_offline_access,
+        not disable_offline_access and provider.offline_access is OfflineAccess.SCOPE,
         scope_separator,
         allow_loopback_http,
-        provider,
+        provider.authorize_url,
+        provider.authorize_params,
+        provider.default_prompt,
     )
 
 
@@ -127,12 +129,16 @@ def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
     scopes: tuple[str, ...],
     prompt: str | None,
     additional_params: str | None,
-    disable_offline_access: bool,
+    offline: bool,
     scope_separator: ScopeSeparator,
     allow_loopback_http: bool,
-    provider: ProviderSettings,
+    pinned_url: str | None,
+    authorize_params: tuple[tuple[str, str], ...],
+    default_prompt: str | None,
 ) -> AuthorizationRequest:
     """Validate the caller's part of an authorize URL; empty strings count as absent.
+    ``offline``, ``pinned_url``, ``authorize_params`` and ``default_prompt`` come from the
+    request and the connector's provider settings.
 
     Rules: the authorize URL is an absolute https URL (http only on loopback) whose own query
     may not carry a service parameter, and with the connector's ``authorizeUrl`` set, has its
@@ -157,15 +163,14 @@ def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
     validate_client_id(client_id, errors)
     if (
         endpoint is not None
-        and provider.authorize_url is not None
-        and not same_endpoint(provider.authorize_url, endpoint.url)
+        and pinned_url is not None
+        and not same_endpoint(pinned_url, endpoint.url)
     ):
         errors.add(
             "authorizeUrl",
             "must have the scheme, host, port and path of the connector's authorizeUrl, "
-            f"{provider.authorize_url}",
+            f"{pinned_url}",
         )
-    offline = not disable_offline_access and provider.offline_access is OfflineAccess.SCOPE
     kept_scopes = normalise_scopes(
         scopes, separator=scope_separator, offline_access=offline, errors=errors
     )
@@ -195,7 +200,7 @@ def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
             where = "must not be in the authorize URL's query"
             errors.conflict("authorizeUrl", name, _conflict_message(name, key, where))
     extra_names = [name for name, _ in extras]
-    fixed = {key for name, _ in provider.authorize_params for key in parameter_keys(name)}
+    fixed = {key for name, _ in authorize_params for key in parameter_keys(name)}
     for name in dict.fromkeys(extra_names):
         if name != "prompt" and (key := controlled_parameter(name)) is not None:
             errors.conflict(
@@ -211,7 +216,7 @@ def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
         [v for n, v in extras if n == "prompt"],
         has_approval_prompt,
         errors,
-        default=provider.default_prompt or DEFAULT_PROMPT,
+        default=default_prompt or DEFAULT_PROMPT,
     )
     errors.raise_if_any()
     assert endpoint is not None  # guaranteed: a missing endpoint is an error raised above
@@ -222,7 +227,7 @@ def _parse(  # noqa: PLR0917  (positional: a cheaper cache key)
         scope_separator=scope_separator,
         prompt=final_prompt,
         extra_params=(
-            *provider.authorize_params,
+            *authorize_params,
             *((n, v) for n, v in extras if n != "prompt"),
         ),
     )
