@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import TypeVar
-from weakref import WeakKeyDictionary
 
 from application.errors import TamperedRecord
 from application.ports.crypto import SecretCipher, UndecryptableSecret
@@ -122,10 +121,12 @@ def sealed(cipher: SecretCipher, record: R) -> R:
     return replace(record, seal=seal_of(cipher, record))
 
 
-# Seals already verified, per cipher: a seal that covered these fields under these keys
-# always will, so the hot paths (every API key, every access token) decrypt each seal once.
-_VERIFIED: "WeakKeyDictionary[SecretCipher, set[tuple[str, ...]]]" = WeakKeyDictionary()
-MAX_VERIFIED = 10_000  # per cipher; the memo starts again when full
+# Seals already verified, with the cipher that opened them: a seal that covered these
+# fields under these keys always will, so the hot paths (every API key, every access token)
+# decrypt each seal once. The cipher is in the key itself (compared by identity, and kept
+# alive by it), which is cheaper than a memo per cipher in a WeakKeyDictionary.
+_VERIFIED: set[tuple[object, ...]] = set()
+MAX_VERIFIED = 10_000  # the memo starts again when full
 
 
 def fields_intact(
@@ -133,14 +134,13 @@ def fields_intact(
 ) -> bool:
     """Whether ``seal`` covers exactly ``fields``; a failure is logged."""
     if seal is not None:
-        verified = _VERIFIED.setdefault(cipher, set())
-        key = (kind, seal, *fields)
-        if key in verified:
+        key = (cipher, kind, seal, *fields)
+        if key in _VERIFIED:
             return True
         if _opens(cipher, kind, fields, seal):
-            if len(verified) >= MAX_VERIFIED:
-                verified.clear()
-            verified.add(key)
+            if len(_VERIFIED) >= MAX_VERIFIED:
+                _VERIFIED.clear()
+            _VERIFIED.add(key)
             return True
     log.error(
         "stored %s %s failed its integrity check (changed outside the service, or its key is "
