@@ -104,6 +104,15 @@ class _Writes:
         return None
 
 
+def writes_kept_apart(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> _Writes:
+    """Standard error, each write kept apart, with the access log enabled. Called in the
+    test itself: pytest puts its own capture back on ``sys.stderr`` after the fixtures."""
+    caplog.set_level(logging.INFO, logger="embed_oauth.access")
+    writes = _Writes()
+    monkeypatch.setattr("sys.stderr", writes)
+    return writes
+
+
 def _observed(path: str) -> tuple[RequestObserver, Any]:
     async def answer(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -148,9 +157,7 @@ async def test_the_requests_of_the_last_turn_are_counted_and_logged_at_close(
 async def test_access_lines_of_several_turns_are_written_together_within_the_delay(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger="embed_oauth.access")
-    stderr = _Writes()
-    monkeypatch.setattr("sys.stderr", stderr)
+    stderr = writes_kept_apart(caplog, monkeypatch)
     observer, request = _observed("/batched-test")
     for _ in range(3):
         await request()
@@ -168,9 +175,7 @@ async def test_access_lines_of_several_turns_are_written_together_within_the_del
 async def test_access_lines_are_written_at_once_when_the_buffer_fills(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger="embed_oauth.access")
-    stderr = _Writes()
-    monkeypatch.setattr("sys.stderr", stderr)
+    stderr = writes_kept_apart(caplog, monkeypatch)
     path = "/full-buffer-test/" + "x" * 900
     observer, request = _observed(path)
     served = 0
@@ -188,9 +193,7 @@ async def test_access_lines_are_written_at_once_when_the_buffer_fills(
 async def test_close_writes_the_lines_still_waiting(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger="embed_oauth.access")
-    stderr = _Writes()
-    monkeypatch.setattr("sys.stderr", stderr)
+    stderr = writes_kept_apart(caplog, monkeypatch)
     observer, request = _observed("/waiting-test")
     await request()
     await asyncio.sleep(0)
