@@ -4,7 +4,9 @@ import asyncio
 import json
 import os
 import socket
+import tomllib
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ from application.credentials import ManageCredentials, NewCredential
 from application.organisations import AuthenticateApiKey
 from tests.conftest import POSTGRES_URL, needs_postgres
 from tests.support.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_match_the_documentation() -> None:
@@ -71,6 +75,17 @@ def test_environment_overrides_and_trailing_slash_is_dropped() -> None:
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_version_is_the_installed_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    """One place declares the version: pyproject.toml, read back from the package metadata
+    (and so the same in the OpenAPI document)."""
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"embed-oauth {metadata.version('embed-oauth')}"
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert metadata.version("embed-oauth") == declared
 
 
 def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> None:
