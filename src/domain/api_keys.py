@@ -5,8 +5,9 @@ there is nothing for a slow hash to protect against. Looking a key up by its has
 the comparison never touches the key itself, byte by byte.
 """
 
-import base64
 import hashlib
+
+from domain.base64url import b64url_encode
 
 PREFIX = "eo_"
 KEY_BYTES = 32
@@ -15,7 +16,7 @@ KEY_BYTES = 32
 def format_api_key(random_bytes: bytes) -> str:
     if len(random_bytes) != KEY_BYTES:
         raise ValueError(f"need exactly {KEY_BYTES} random bytes")
-    return PREFIX + base64.urlsafe_b64encode(random_bytes).rstrip(b"=").decode("ascii")
+    return PREFIX + b64url_encode(random_bytes)
 
 
 def hash_api_key(api_key: str) -> bytes:

@@ -5,8 +5,9 @@ bits). The random part is the secret; the user id in clear lets the browser SDK 
 end user's own routes without a further call. It names only the user the token is handed to.
 """
 
-import base64
 from datetime import timedelta
+
+from domain.base64url import b64url_encode
 
 JWT_MAX_LIFETIME = timedelta(hours=1)
 JWT_CLOCK_LEEWAY = timedelta(seconds=30)
@@ -20,13 +21,9 @@ MAX_BEARER_LENGTH = 8192  # an RS256 JWT with a 4096-bit key is about 1 KB
 def format_session_token(user_id: str, random_bytes: bytes) -> str:
     if len(random_bytes) != SESSION_SECRET_BYTES:
         raise ValueError(f"need exactly {SESSION_SECRET_BYTES} random bytes")
-    return f"{SESSION_PREFIX}{_b64(user_id.encode())}.{_b64(random_bytes)}"
+    return f"{SESSION_PREFIX}{b64url_encode(user_id.encode())}.{b64url_encode(random_bytes)}"
 
 
 def looks_like_jwt(token: str) -> bool:
     """A JWS compact serialisation has three dot-separated parts (RFC 7515 §7.1)."""
     return token.count(".") == 2
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

@@ -1,11 +1,11 @@
 """PKCE (RFC 7636) with the S256 method only: ``plain`` offers no protection worth having."""
 
-import binascii
 import hashlib
 import re
 
+from domain.base64url import b64url_encode
+
 METHOD = "S256"
-_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
@@ -14,5 +14,4 @@ def s256_challenge(verifier: str) -> str:
     if _VERIFIER.fullmatch(verifier) is None:
         raise ValueError("a PKCE verifier is 43 to 128 unreserved characters")
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    # binascii straight away: base64.urlsafe_b64encode is two Python calls around it.
-    return binascii.b2a_base64(digest, newline=False).translate(_URL_SAFE).rstrip(b"=").decode()
+    return b64url_encode(digest)

@@ -25,10 +25,10 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
-from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.hmac_sha256 import HmacSha256
 from adapters.crypto.keyring import Keyring
 from application.ports.crypto import OpenedState, SealedState
+from domain.base64url import b64url_decode, b64url_encode
 from domain.state import BINDING_BYTES, STATE_ID_BYTES, UNBOUND, StateClaims
 
 # 1 was AES-GCM under a key per state, 2 had no end user or connection; states of older

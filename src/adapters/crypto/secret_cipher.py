@@ -9,9 +9,9 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from adapters.crypto.encoding import b64url_decode, b64url_encode
 from adapters.crypto.keyring import Keyring
 from application.ports.crypto import UndecryptableSecret
+from domain.base64url import b64url_decode, b64url_encode
 
 _VERSION = "v1"
 _NONCE_BYTES = 12

@@ -1,4 +1,5 @@
-"""Unpadded base64url, as states, envelopes and keys use it."""
+"""Unpadded base64url (RFC 4648 §5), as states, envelopes, keys, API keys, session tokens
+and PKCE challenges use it."""
 
 import base64
 import binascii
